@@ -1,0 +1,252 @@
+// Package store opens CareGate's database on one of two engines — embedded
+// SQLite (the default) or PostgreSQL (for several stateless instances) — and
+// applies the embedded, versioned migrations. Queries are written once with
+// "?" placeholders; Rebind turns them into "$n" for PostgreSQL. Everything
+// above this package sees one API whatever the engine.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers driver "pgx"
+	_ "modernc.org/sqlite"             // registers driver "sqlite" (pure Go, no cgo)
+)
+
+// Dialect names the SQL engine in use.
+type Dialect string
+
+// The supported engines.
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// DB is an open database. On SQLite, W is a pool of exactly one connection that
+// takes the write lock at BEGIN (so writers queue in Go rather than failing with
+// SQLITE_BUSY), and R is a pool of read connections. On PostgreSQL, W and R are
+// the same pool.
+type DB struct {
+	Dialect Dialect
+	W       *sql.DB
+	R       *sql.DB
+
+	rebound sync.Map // query text -> rebound text (PostgreSQL only)
+}
+
+// Options selects the database.
+type Options struct {
+	// URL is a postgres:// URL; empty selects SQLite in DataDir.
+	URL string
+	// DataDir holds caregate.db for SQLite.
+	DataDir string
+}
+
+// Open opens the database without migrating it.
+func Open(ctx context.Context, o Options) (*DB, error) {
+	if o.URL != "" && !strings.HasPrefix(o.URL, "sqlite:") {
+		if !strings.HasPrefix(o.URL, "postgres://") && !strings.HasPrefix(o.URL, "postgresql://") {
+			return nil, fmt.Errorf("database URL must start with postgres:// (got scheme %q)", schemeOf(o.URL))
+		}
+		return openPostgres(ctx, o.URL)
+	}
+	dir := o.DataDir
+	if dir == "" {
+		dir = "caregate-data"
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	return openSQLite(ctx, filepath.Join(dir, "caregate.db"))
+}
+
+func schemeOf(u string) string {
+	if i := strings.Index(u, "://"); i > 0 {
+		return u[:i]
+	}
+	return "none"
+}
+
+func openPostgres(ctx context.Context, dsn string) (*DB, error) {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	db.SetMaxOpenConns(40)
+	db.SetMaxIdleConns(40)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to postgres: %w", err)
+	}
+	return &DB{Dialect: Postgres, W: db, R: db}, nil
+}
+
+// sqlitePragmas are applied to every connection through the DSN.
+//   - busy_timeout first, so that even the pragmas below wait for a lock
+//     instead of failing when another process holds it;
+//   - WAL lets readers run beside the single writer;
+//   - synchronous(FULL) makes every commit durable (the audit trail must not
+//     lose acknowledged events on power loss); throughput comes from grouping
+//     commits, not from weakening this;
+//   - foreign keys are off by default in SQLite.
+const sqlitePragmas = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)"
+
+func openSQLite(ctx context.Context, path string) (*DB, error) {
+	// _txlock=immediate: BEGIN takes the write lock at once, so a transaction
+	// never fails half-way when it upgrades from read to write.
+	w, err := sql.Open("sqlite", "file:"+path+"?"+sqlitePragmas+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	// One writing connection: SQLite allows one writer at a time anyway, and
+	// queuing in Go is cheaper than spinning on SQLITE_BUSY. Code inside a
+	// write transaction must use the transaction, never the pool.
+	w.SetMaxOpenConns(1)
+	w.SetConnMaxLifetime(0)
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	r, err := sql.Open("sqlite", "file:"+path+"?"+sqlitePragmas+"&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open sqlite readers: %w", err)
+	}
+	r.SetMaxOpenConns(8)
+	return &DB{Dialect: SQLite, W: w, R: r}, nil
+}
+
+// Close closes both pools.
+func (db *DB) Close() error {
+	err := db.W.Close()
+	if db.R != db.W {
+		if e := db.R.Close(); err == nil {
+			err = e
+		}
+	}
+	return err
+}
+
+// Rebind rewrites "?" placeholders as "$1", "$2"… for PostgreSQL. Queries in
+// CareGate never contain a literal question mark.
+func (db *DB) Rebind(q string) string {
+	if db.Dialect != Postgres {
+		return q
+	}
+	if v, ok := db.rebound.Load(q); ok {
+		return v.(string)
+	}
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(q[i])
+	}
+	s := b.String()
+	db.rebound.Store(q, s)
+	return s
+}
+
+// Exec runs a write statement outside a transaction.
+func (db *DB) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return db.W.ExecContext(ctx, db.Rebind(q), args...)
+}
+
+// Query runs a read query on the read pool.
+func (db *DB) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return db.R.QueryContext(ctx, db.Rebind(q), args...)
+}
+
+// QueryRow runs a single-row read query on the read pool.
+func (db *DB) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return db.R.QueryRowContext(ctx, db.Rebind(q), args...)
+}
+
+// Tx is a write transaction; its methods rebind placeholders.
+type Tx struct {
+	tx *sql.Tx
+	db *DB
+}
+
+// Dialect returns the engine of the transaction.
+func (t *Tx) Dialect() Dialect { return t.db.Dialect }
+
+// Exec runs a statement in the transaction.
+func (t *Tx) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return t.tx.ExecContext(ctx, t.db.Rebind(q), args...)
+}
+
+// Query runs a query in the transaction.
+func (t *Tx) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return t.tx.QueryContext(ctx, t.db.Rebind(q), args...)
+}
+
+// QueryRow runs a single-row query in the transaction.
+func (t *Tx) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return t.tx.QueryRowContext(ctx, t.db.Rebind(q), args...)
+}
+
+// InTx runs fn in a write transaction, committing when fn returns nil and
+// rolling back otherwise. A state change and its audit event are written
+// through the same Tx, so they commit together or not at all.
+func (db *DB) InTx(ctx context.Context, fn func(*Tx) error) error {
+	tx, err := db.W.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	t := &Tx{tx: tx, db: db}
+	if err := fn(t); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// Querier is what both *DB and *Tx offer for reads, so read helpers can run
+// inside or outside a transaction.
+type Querier interface {
+	Query(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+	QueryRow(ctx context.Context, q string, args ...any) *sql.Row
+}
+
+// IsUniqueViolation reports whether err is a unique-constraint failure on
+// either engine.
+func IsUniqueViolation(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return pg.Code == "23505"
+	}
+	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+}
+
+// IsNoRows reports whether err is sql.ErrNoRows.
+func IsNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
+
+// Redact returns a database URL with its password hidden, for logs.
+func Redact(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.User == nil {
+		return dsn
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "redacted")
+	}
+	return u.String()
+}
