@@ -1,0 +1,157 @@
+package audit_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/caregate/caregate/internal/audit"
+	"github.com/caregate/caregate/internal/store"
+	"github.com/caregate/caregate/internal/store/storetest"
+)
+
+// exec runs tampering SQL straight on the database, as someone with access to
+// it but not to CareGate would.
+func exec(t *testing.T, db *store.DB, q string, args ...any) {
+	t.Helper()
+	if _, err := db.Exec(context.Background(), q, args...); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+}
+
+// rehash recomputes and stores the hash of event seq from its stored fields
+// and stored prev_hash, as an attacker who knows the algorithm would after
+// editing it.
+func rehash(t *testing.T, db *store.DB, seq int64) string {
+	t.Helper()
+	var at int64
+	var f [9]string
+	var prev string
+	err := db.QueryRow(context.Background(), `SELECT at, actor_id, actor, action, object_type, object_id, outcome, ip, user_agent, detail, prev_hash
+		FROM audit_events WHERE seq = ?`, seq).Scan(&at, &f[0], &f[1], &f[2], &f[3], &f[4], &f[5], &f[6], &f[7], &f[8], &prev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := audit.ChainHash(seq, at, f, prev)
+	exec(t, db, `UPDATE audit_events SET hash = ? WHERE seq = ?`, h, seq)
+	return h
+}
+
+func TestVerifyIntact(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		mustVerify(t, db, 0) // an empty trail is intact
+		l, _ := newLog(t, db)
+		appendN(t, l, 6)
+		mustVerify(t, db, 6)
+	})
+}
+
+func TestVerifyFindsTampering(t *testing.T) {
+	cases := []struct {
+		name   string
+		tamper func(t *testing.T, db *store.DB)
+		want   int64 // Break.Seq
+	}{
+		{"edit action", func(t *testing.T, db *store.DB) {
+			exec(t, db, `UPDATE audit_events SET action = 'record.export' WHERE seq = 3`)
+		}, 3},
+		{"edit detail", func(t *testing.T, db *store.DB) {
+			exec(t, db, `UPDATE audit_events SET detail = '{"n":"33"}' WHERE seq = 3`)
+		}, 3},
+		{"edit time", func(t *testing.T, db *store.DB) {
+			exec(t, db, `UPDATE audit_events SET at = at + 1 WHERE seq = 4`)
+		}, 4},
+		{"edit actor of the first", func(t *testing.T, db *store.DB) {
+			exec(t, db, `UPDATE audit_events SET actor = 'someone@nhs.net' WHERE seq = 1`)
+		}, 1},
+		{"edit prev_hash", func(t *testing.T, db *store.DB) {
+			exec(t, db, `UPDATE audit_events SET prev_hash = (SELECT hash FROM audit_events WHERE seq = 1) WHERE seq = 5`)
+		}, 5},
+		{"delete a middle event", func(t *testing.T, db *store.DB) {
+			exec(t, db, `DELETE FROM audit_events WHERE seq = 3`)
+		}, 3},
+		{"delete the first event", func(t *testing.T, db *store.DB) {
+			exec(t, db, `DELETE FROM audit_events WHERE seq = 1`)
+		}, 1},
+		{"delete the last event", func(t *testing.T, db *store.DB) {
+			exec(t, db, `DELETE FROM audit_events WHERE seq = 6`)
+		}, 6},
+		{"delete the last two events", func(t *testing.T, db *store.DB) {
+			exec(t, db, `DELETE FROM audit_events WHERE seq >= 5`)
+		}, 5},
+		{"delete everything", func(t *testing.T, db *store.DB) {
+			exec(t, db, `DELETE FROM audit_events`)
+		}, 1},
+		{"delete an event and renumber the rest", func(t *testing.T, db *store.DB) {
+			exec(t, db, `DELETE FROM audit_events WHERE seq = 3`)
+			for s := 4; s <= 6; s++ {
+				exec(t, db, `UPDATE audit_events SET seq = ? WHERE seq = ?`, s-1, s)
+			}
+		}, 3},
+		{"swap two events", func(t *testing.T, db *store.DB) {
+			exec(t, db, `UPDATE audit_events SET seq = -2 WHERE seq = 2`)
+			exec(t, db, `UPDATE audit_events SET seq = 2 WHERE seq = 4`)
+			exec(t, db, `UPDATE audit_events SET seq = 4 WHERE seq = -2`)
+		}, 2},
+		{"swap two neighbours", func(t *testing.T, db *store.DB) {
+			exec(t, db, `UPDATE audit_events SET seq = -5 WHERE seq = 5`)
+			exec(t, db, `UPDATE audit_events SET seq = 5 WHERE seq = 6`)
+			exec(t, db, `UPDATE audit_events SET seq = 6 WHERE seq = -5`)
+		}, 5},
+		{"replace a hash", func(t *testing.T, db *store.DB) {
+			exec(t, db, `UPDATE audit_events SET hash = '0000000000000000000000000000000000000000000000000000000000000000' WHERE seq = 3`)
+		}, 3},
+		{"edit an event and recompute its hash", func(t *testing.T, db *store.DB) {
+			exec(t, db, `UPDATE audit_events SET action = 'record.export' WHERE seq = 3`)
+			rehash(t, db, 3)
+		}, 4},
+		{"edit an event, recompute its hash and relink the next", func(t *testing.T, db *store.DB) {
+			exec(t, db, `UPDATE audit_events SET action = 'record.export' WHERE seq = 3`)
+			h := rehash(t, db, 3)
+			exec(t, db, `UPDATE audit_events SET prev_hash = ? WHERE seq = 4`, h)
+		}, 4},
+		{"edit the last event and recompute its hash", func(t *testing.T, db *store.DB) {
+			exec(t, db, `UPDATE audit_events SET action = 'record.export' WHERE seq = 6`)
+			rehash(t, db, 6)
+		}, 6},
+		{"rewrite the whole chain from an event on", func(t *testing.T, db *store.DB) {
+			exec(t, db, `UPDATE audit_events SET action = 'record.export' WHERE seq = 4`)
+			for s := int64(4); s <= 6; s++ {
+				h := rehash(t, db, s)
+				exec(t, db, `UPDATE audit_events SET prev_hash = ? WHERE seq = ?`, h, s+1)
+			}
+		}, 6}, // only the recorded head still knows the truth
+		{"add an event beyond the head", func(t *testing.T, db *store.DB) {
+			exec(t, db, `INSERT INTO audit_events (seq, at, actor_id, actor, action, object_type, object_id, outcome, ip, user_agent, detail, prev_hash, hash)
+				SELECT 7, at, actor_id, actor, action, object_type, object_id, outcome, ip, user_agent, detail, hash, '' FROM audit_events WHERE seq = 6`)
+			rehash(t, db, 7)
+		}, 7},
+		{"move the head back", func(t *testing.T, db *store.DB) {
+			exec(t, db, `UPDATE audit_head SET seq = 5, hash = (SELECT hash FROM audit_events WHERE seq = 5)`)
+		}, 6},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			storetest.Each(t, func(t *testing.T, db *store.DB) {
+				l, _ := newLog(t, db)
+				appendN(t, l, 6)
+				mustVerify(t, db, 6)
+				tc.tamper(t, db)
+				n, err := audit.Verify(context.Background(), db)
+				var b *audit.Break
+				if !errors.As(err, &b) {
+					t.Fatalf("Verify = %d, %v; want a *Break", n, err)
+				}
+				if b.Seq != tc.want {
+					t.Fatalf("Break at %d (%s), want %d", b.Seq, b.Reason, tc.want)
+				}
+				if n > b.Seq {
+					t.Fatalf("Verify reports %d events checked beyond the break at %d", n, b.Seq)
+				}
+				if b.Reason == "" || b.Error() == "" {
+					t.Fatal("Break without a reason")
+				}
+			})
+		})
+	}
+}

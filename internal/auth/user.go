@@ -1,0 +1,115 @@
+package auth
+
+import (
+	"context"
+	"net/mail"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/caregate/caregate/internal/errs"
+	"github.com/caregate/caregate/internal/store"
+)
+
+// Region-wide portal roles. Site authorisers and service-desk staff are
+// appointed per site or organisation (package org); a member is anyone with a
+// site membership.
+const (
+	RoleAdmin          = "admin"           // programme team / system administrator
+	RoleBackOffice     = "back_office"     // account management team
+	RolePrivacyOfficer = "privacy_officer" // reviews suspected misuse
+)
+
+// GlobalRoles lists the region-wide roles in display order.
+var GlobalRoles = []string{RoleAdmin, RoleBackOffice, RolePrivacyOfficer}
+
+// User statuses.
+const (
+	StatusActive      = "active"
+	StatusDeactivated = "deactivated"
+)
+
+// User is a person who can sign in to the portal.
+type User struct {
+	ID                 string    `json:"id"`
+	Email              string    `json:"email"`
+	GivenName          string    `json:"given_name"`
+	FamilyName         string    `json:"family_name"`
+	Status             string    `json:"status"`
+	Roles              []string  `json:"roles"`
+	MFAEnabled         bool      `json:"mfa_enabled"`
+	MustChangePassword bool      `json:"must_change_password"`
+	CreatedAt          time.Time `json:"created_at"`
+
+	passwordHash string
+	totpSecret   string
+	totpLastStep int64
+	failed       int
+	lockedUntil  int64
+}
+
+// Name returns the person's full name.
+func (u *User) Name() string { return strings.TrimSpace(u.GivenName + " " + u.FamilyName) }
+
+// HasRole reports whether u holds a region-wide role.
+func (u *User) HasRole(r string) bool { return slices.Contains(u.Roles, r) }
+
+// NormaliseEmail lower-cases and checks an e-mail address.
+func NormaliseEmail(s string) (string, bool) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if len(s) > 254 || s == "" {
+		return s, false
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || !strings.Contains(s[strings.IndexByte(s, '@')+1:], ".") {
+		return s, false
+	}
+	return s, true
+}
+
+const userColumns = `id, email, given_name, family_name, status, password_hash, must_change_password, totp_secret, totp_enabled, totp_last_step, failed_logins, locked_until, created_at`
+
+func scanUser(row interface{ Scan(...any) error }) (*User, error) {
+	var u User
+	var mcp, te int
+	var created int64
+	err := row.Scan(&u.ID, &u.Email, &u.GivenName, &u.FamilyName, &u.Status, &u.passwordHash, &mcp, &u.totpSecret, &te,
+		&u.totpLastStep, &u.failed, &u.lockedUntil, &created)
+	if err != nil {
+		return nil, err
+	}
+	u.MustChangePassword, u.MFAEnabled = mcp == 1, te == 1
+	u.CreatedAt = time.UnixMicro(created).UTC()
+	return &u, nil
+}
+
+func loadRoles(ctx context.Context, q store.Querier, u *User) error {
+	rows, err := q.Query(ctx, `SELECT role FROM user_roles WHERE user_id = ? ORDER BY role`, u.ID)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	u.Roles = []string{}
+	for rows.Next() {
+		var r string
+		if err := rows.Scan(&r); err != nil {
+			return err
+		}
+		u.Roles = append(u.Roles, r)
+	}
+	return rows.Err()
+}
+
+func getUser(ctx context.Context, q store.Querier, where string, arg any) (*User, error) {
+	u, err := scanUser(q.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE `+where, arg))
+	if store.IsNoRows(err) {
+		return nil, errs.E(errs.NotFound, "No such user")
+	}
+	if err != nil {
+		return nil, errs.Wrap(err, "load user")
+	}
+	if err := loadRoles(ctx, q, u); err != nil {
+		return nil, errs.Wrap(err, "load roles")
+	}
+	return u, nil
+}
