@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"hash"
+	"strings"
+	"unicode/utf8"
 	"time"
 )
 
@@ -58,11 +60,36 @@ func New(who Who, action, objectType, objectID, outcome string, detail map[strin
 		ObjectID: objectID, Outcome: outcome, IP: who.IP, UserAgent: truncate(who.UserAgent, 512), Detail: detail}
 }
 
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
+// clean makes every text field storable on both engines before it is hashed:
+// PostgreSQL text refuses NUL bytes and invalid UTF-8, which hostile input
+// (a user agent, a typed e-mail address) may carry.
+func (e *Event) clean() {
+	for _, f := range []*string{&e.ActorID, &e.Actor, &e.Action, &e.ObjectType, &e.ObjectID, &e.Outcome, &e.IP, &e.UserAgent} {
+		*f = cleanText(*f)
 	}
-	return s
+	e.UserAgent = truncate(e.UserAgent, 512)
+	if len(e.Detail) > 0 {
+		d := make(map[string]string, len(e.Detail))
+		for k, v := range e.Detail {
+			d[cleanText(k)] = cleanText(v)
+		}
+		e.Detail = d
+	}
+}
+
+func cleanText(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\ufffd"), "\x00", "\ufffd")
+}
+
+// truncate shortens s to at most n bytes without splitting a character.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 func encodeDetail(d map[string]string) string {

@@ -20,7 +20,12 @@ type Log struct {
 	queue   chan *pending
 	stop    chan struct{}
 	stopped sync.WaitGroup
-	once    sync.Once
+
+	// mu guards closed: Append holds it for reading while it enqueues, so
+	// that once Close has set closed no event can slip into the queue after
+	// the writer has drained it.
+	mu     sync.RWMutex
+	closed bool
 }
 
 type pending struct {
@@ -41,7 +46,12 @@ func NewLog(db *store.DB, c clock.Clock) *Log {
 
 // Close drains queued events and stops the writer.
 func (l *Log) Close() {
-	l.once.Do(func() { close(l.stop) })
+	l.mu.Lock()
+	if !l.closed {
+		l.closed = true
+		close(l.stop)
+	}
+	l.mu.Unlock()
 	l.stopped.Wait()
 }
 
@@ -59,13 +69,18 @@ func (l *Log) Record(ctx context.Context, tx *store.Tx, ev Event) error {
 // callers, and returns once the event is durably committed (or failed).
 func (l *Log) Append(ctx context.Context, ev Event) error {
 	p := &pending{ev: ev, done: make(chan error, 1)}
-	select {
-	case l.queue <- p:
-	case <-l.stop:
+	l.mu.RLock()
+	if l.closed {
+		l.mu.RUnlock()
 		return ErrClosed
+	}
+	select {
+	case l.queue <- p: // the writer runs until closed is set, so this completes
 	case <-ctx.Done():
+		l.mu.RUnlock()
 		return ctx.Err()
 	}
+	l.mu.RUnlock()
 	select {
 	case err := <-p.done:
 		return err
@@ -152,6 +167,7 @@ func (l *Log) appendTx(ctx context.Context, tx *store.Tx, evs []*Event) error {
 			if e.Outcome == "" {
 				e.Outcome = Success
 			}
+			e.clean()
 			detail := encodeDetail(e.Detail)
 			e.Seq = seq
 			e.PrevHash = prev

@@ -16,18 +16,33 @@ type Break struct {
 	Reason string // changed, removed or reordered, in words
 }
 
-func (b *Break) Error() string { return fmt.Sprintf("audit trail broken at event %d: %s", b.Seq, b.Reason) }
+func (b *Break) Error() string {
+	return fmt.Sprintf("audit trail broken at event %d: %s", b.Seq, b.Reason)
+}
 
 // Verify reads the whole trail in order and checks every link. It returns the
 // number of events checked and, when the trail is not intact, a *Break naming
 // the first bad event. Other errors are failures to read.
 func Verify(ctx context.Context, db *store.DB) (int64, error) {
+	// One read-only snapshot for the head and the events, so that appends by
+	// this or other processes while we read do not look like tampering.
+	// SQLite in WAL mode gives a deferred read transaction a snapshot at its
+	// first read; PostgreSQL needs REPEATABLE READ for one.
+	opts := &sql.TxOptions{ReadOnly: true}
+	if db.Dialect == store.Postgres {
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	tx, err := db.R.BeginTx(ctx, opts)
+	if err != nil {
+		return 0, fmt.Errorf("begin verify: %w", err)
+	}
+	defer tx.Rollback()
 	var headSeq int64
 	var headHash string
-	if err := db.QueryRow(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&headSeq, &headHash); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&headSeq, &headHash); err != nil {
 		return 0, fmt.Errorf("read audit head: %w", err)
 	}
-	rows, err := db.Query(ctx, `SELECT seq, at, actor_id, actor, action, object_type, object_id, outcome, ip, user_agent, detail, prev_hash, hash
+	rows, err := tx.QueryContext(ctx, `SELECT seq, at, actor_id, actor, action, object_type, object_id, outcome, ip, user_agent, detail, prev_hash, hash
 		FROM audit_events ORDER BY seq`)
 	if err != nil {
 		return 0, fmt.Errorf("read audit events: %w", err)

@@ -66,3 +66,10 @@ func (m *Manual) Advance(d time.Duration) {
 	m.t = m.t.Add(d)
 	m.mu.Unlock()
 }
+
+// Offset returns how far the clock has been moved forward.
+func (o *Offset) Offset() time.Duration {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.off
+}

@@ -1,0 +1,191 @@
+package web
+
+import (
+	"html/template"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/caregate/caregate/internal/audit"
+	"github.com/caregate/caregate/internal/auth"
+	"github.com/caregate/caregate/internal/authz"
+	"github.com/caregate/caregate/internal/clock"
+	"github.com/caregate/caregate/internal/errs"
+	"github.com/caregate/caregate/internal/httpauth"
+	"github.com/caregate/caregate/internal/org"
+	"github.com/caregate/caregate/internal/store"
+)
+
+// Demo describes demo mode: the accounts shown on the start page and the
+// clock administrators may move forward. Nil outside demo mode.
+type Demo struct {
+	Accounts []DemoAccount
+	Clock    *clock.Offset
+}
+
+// DemoAccount is a demo sign-in shown on the start page.
+type DemoAccount struct {
+	Role       string
+	Email      string
+	Password   string
+	TOTPSecret string
+}
+
+// Deps are the services the portal uses.
+type Deps struct {
+	DB     *store.DB
+	Users  *auth.Service
+	Orgs   *org.Service
+	Audit  *audit.Log
+	Auth   *httpauth.Authenticator
+	Clock  clock.Clock
+	Assets *Assets
+	Demo   *Demo
+	Log    *slog.Logger
+	// BaseURL is the public address used in links sent to people (set-up
+	// links); empty means the address the request came in on.
+	BaseURL string
+}
+
+// Handler serves the portal pages.
+type Handler struct {
+	db        *store.DB
+	users     *auth.Service
+	orgs      *org.Service
+	audit     *audit.Log
+	auth      *httpauth.Authenticator
+	clock     clock.Clock
+	assets    *Assets
+	demo      *Demo
+	log       *slog.Logger
+	templates map[string]*template.Template
+	routes    []string
+	baseURL   string
+}
+
+// New parses the templates and returns the portal handler.
+func New(d Deps) (*Handler, error) {
+	t, err := parseTemplates(d.Assets)
+	if err != nil {
+		return nil, err
+	}
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	return &Handler{db: d.DB, users: d.Users, orgs: d.Orgs, audit: d.Audit, auth: d.Auth, clock: d.Clock,
+		assets: d.Assets, demo: d.Demo, log: d.Log, templates: t, baseURL: strings.TrimSuffix(d.BaseURL, "/")}, nil
+}
+
+// Routes lists the registered route patterns (for the permission matrix).
+func (h *Handler) Routes() []string { return h.routes }
+
+// access levels of a route.
+type access int
+
+const (
+	public    access = iota // anyone
+	signedIn                // a fully signed-in principal (roles checked by services)
+	midSignIn               // a session part-way through sign-in
+)
+
+// Register adds the portal routes to mux.
+func (h *Handler) Register(mux *http.ServeMux) {
+	h.handle(mux, "GET /{$}", public, h.home)
+	h.handle(mux, "GET /signin", public, h.signinForm)
+	h.handle(mux, "POST /signin", public, h.signin)
+	h.handle(mux, "GET /signin/password", midSignIn, h.forcedPasswordForm)
+	h.handle(mux, "POST /signin/password", midSignIn, h.forcedPassword)
+	h.handle(mux, "GET /signin/enrol", midSignIn, h.enrolForm)
+	h.handle(mux, "POST /signin/enrol", midSignIn, h.enrol)
+	h.handle(mux, "GET /signin/mfa", midSignIn, h.mfaForm)
+	h.handle(mux, "POST /signin/mfa", midSignIn, h.mfa)
+	h.handle(mux, "POST /signout", public, h.signout)
+	h.handle(mux, "GET /setup/{token}", public, h.setupForm)
+	h.handle(mux, "POST /setup/{token}", public, h.setup)
+
+	h.handle(mux, "GET /account", signedIn, h.account)
+	h.handle(mux, "POST /account/password", signedIn, h.changePassword)
+	h.handle(mux, "POST /account/tokens", signedIn, h.createToken)
+	h.handle(mux, "POST /account/tokens/{id}/revoke", signedIn, h.revokeToken)
+	h.handle(mux, "POST /account/recovery-codes", signedIn, h.regenerateCodes)
+
+	h.handle(mux, "GET /sites", signedIn, h.manageSites)
+	h.handle(mux, "GET /sites/{id}", signedIn, h.sitePage)
+	h.handle(mux, "POST /sites/{id}", signedIn, h.siteUpdate)
+	h.handle(mux, "POST /sites/{id}/authorisers", signedIn, h.appointAuthoriser)
+	h.handle(mux, "POST /sites/{id}/authorisers/{user}/remove", signedIn, h.removeAuthoriser)
+
+	h.handle(mux, "GET /admin", signedIn, h.adminIndex)
+	h.handle(mux, "GET /admin/organisations", signedIn, h.orgList)
+	h.handle(mux, "GET /admin/organisations/new", signedIn, h.orgNewForm)
+	h.handle(mux, "POST /admin/organisations", signedIn, h.orgCreate)
+	h.handle(mux, "GET /admin/organisations/{id}", signedIn, h.orgPage)
+	h.handle(mux, "GET /admin/organisations/{id}/edit", signedIn, h.orgEditForm)
+	h.handle(mux, "POST /admin/organisations/{id}", signedIn, h.orgUpdate)
+	h.handle(mux, "POST /admin/organisations/{id}/sites", signedIn, h.siteCreate)
+	h.handle(mux, "POST /admin/organisations/{id}/service-desk", signedIn, h.appointServiceDesk)
+	h.handle(mux, "POST /admin/organisations/{id}/service-desk/{user}/remove", signedIn, h.removeServiceDesk)
+	h.handle(mux, "GET /admin/users", signedIn, h.userList)
+	h.handle(mux, "GET /admin/users/new", signedIn, h.userNewForm)
+	h.handle(mux, "POST /admin/users", signedIn, h.userCreate)
+	h.handle(mux, "GET /admin/users/{id}", signedIn, h.userPage)
+	h.handle(mux, "POST /admin/users/{id}/roles", signedIn, h.userRoles)
+	h.handle(mux, "POST /admin/users/{id}/status", signedIn, h.userStatus)
+	h.handle(mux, "POST /admin/users/{id}/setup-link", signedIn, h.userSetupLink)
+	h.handle(mux, "GET /admin/audit", signedIn, h.auditSearch)
+	h.handle(mux, "GET /admin/audit/export.csv", signedIn, h.auditExport)
+	if h.demo != nil {
+		h.handle(mux, "GET /admin/clock", signedIn, h.clockForm)
+		h.handle(mux, "POST /admin/clock", signedIn, h.clockAdvance)
+	}
+}
+
+func (h *Handler) handle(mux *http.ServeMux, pattern string, a access, fn http.HandlerFunc) {
+	h.routes = append(h.routes, pattern)
+	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		c := httpauth.From(r.Context())
+		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+			if err := r.ParseForm(); err != nil {
+				h.fail(w, r, errs.E(errs.Invalid, "The form could not be read"))
+				return
+			}
+			if err := h.auth.CheckCSRF(r); err != nil {
+				h.fail(w, r, err)
+				return
+			}
+		}
+		switch a {
+		case signedIn:
+			if c.Principal == nil {
+				if c.Session != nil {
+					h.redirect(w, r, nextStep(c.Session.State), "")
+					return
+				}
+				h.fail(w, r, errs.E(errs.Unauthenticated, "Sign in to continue"))
+				return
+			}
+		case midSignIn:
+			if c.Session == nil {
+				h.redirect(w, r, "/signin", "Your sign-in has timed out. Sign in again.")
+				return
+			}
+		}
+		fn(w, r)
+	})
+}
+
+// nextStep is where a session in a sign-in state goes next.
+func nextStep(state string) string {
+	switch state {
+	case auth.StatePassword:
+		return "/signin/password"
+	case auth.StateEnrol:
+		return "/signin/enrol"
+	case auth.StateMFA:
+		return "/signin/mfa"
+	}
+	return "/"
+}
+
+func principal(r *http.Request) *authz.Principal { return httpauth.From(r.Context()).Principal }
