@@ -7,8 +7,8 @@ import (
 	"encoding/json"
 	"hash"
 	"strings"
-	"unicode/utf8"
 	"time"
+	"unicode/utf8"
 )
 
 // Outcomes of an audited action.

@@ -82,9 +82,9 @@ func parseTemplates(assets *Assets) (map[string]*template.Template, error) {
 			}
 			return t.UTC().Format("15:04 02/01/2006")
 		},
-		"day":   func(t time.Time) string { return t.UTC().Format("2 January 2006") },
-		"join":  strings.Join,
-		"list":  func(xs ...string) []string { return xs },
+		"day":  func(t time.Time) string { return t.UTC().Format("2 January 2006") },
+		"join": strings.Join,
+		"list": func(xs ...string) []string { return xs },
 		// dict passes several named values to a shared template.
 		"dict": func(kv ...any) (map[string]any, error) {
 			if len(kv)%2 != 0 {
