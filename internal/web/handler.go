@@ -134,6 +134,10 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	h.handle(mux, "POST /admin/users/{id}/setup-link", signedIn, h.userSetupLink)
 	h.handle(mux, "GET /admin/audit", signedIn, h.auditSearch)
 	h.handle(mux, "GET /admin/audit/export.csv", signedIn, h.auditExport)
+	// Anything else is a page that does not exist.
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		h.fail(w, r, errs.E(errs.NotFound, "If you typed the web address, check it is correct. If you pasted it, check you copied the whole address."))
+	})
 	if h.demo != nil {
 		h.handle(mux, "GET /admin/clock", signedIn, h.clockForm)
 		h.handle(mux, "POST /admin/clock", signedIn, h.clockAdvance)

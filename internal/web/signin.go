@@ -20,7 +20,7 @@ func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
 		if h.demo != nil {
 			demo = h.demo.Accounts
 		}
-		h.render(w, r, http.StatusOK, "start", &Page{Title: "CareGate", Data: demo})
+		h.render(w, r, http.StatusOK, "start", &Page{Title: "Welcome", Data: demo})
 		return
 	}
 	sites, _ := h.orgs.AuthorisedSites(r.Context(), c.Principal)

@@ -1,0 +1,80 @@
+package app
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/caregate/caregate/internal/store"
+)
+
+// Config is the whole configuration of one caregate process.
+type Config struct {
+	DataDir     string // SQLite data directory (default ./caregate-data)
+	DatabaseURL string // postgres://… selects PostgreSQL
+	Addr        string // listen address (default 127.0.0.1:8080)
+	Demo        bool   // load the demo region and allow moving the clock
+	// BaseURL is the public address of the service, used in links sent to
+	// people. Empty: the address each request came in on.
+	BaseURL string
+	// TrustProxy: the server is behind a load balancer that sets
+	// X-Forwarded-For and X-Forwarded-Proto.
+	TrustProxy bool
+	// SecureCookies forces the Secure flag on cookies (always set under TLS).
+	SecureCookies bool
+}
+
+// FromEnv fills unset fields from the environment and defaults.
+func (c *Config) FromEnv() {
+	if c.DatabaseURL == "" {
+		c.DatabaseURL = os.Getenv("CAREGATE_DATABASE_URL")
+	}
+	if c.DataDir == "" {
+		c.DataDir = os.Getenv("CAREGATE_DATA")
+	}
+	if c.DataDir == "" {
+		c.DataDir = "./caregate-data"
+	}
+	if c.Addr == "" {
+		c.Addr = "127.0.0.1:8080"
+	}
+	if c.BaseURL == "" {
+		c.BaseURL = os.Getenv("CAREGATE_BASE_URL")
+	}
+	if os.Getenv("CAREGATE_TRUST_PROXY") == "1" {
+		c.TrustProxy = true
+	}
+}
+
+// Validate checks the configuration and says what is wrong in words an
+// operator can act on.
+func (c *Config) Validate() error {
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		return fmt.Errorf("--database-url must be a postgres:// URL (got %q); leave it out to use SQLite in --data", store.Redact(c.DatabaseURL))
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return fmt.Errorf("--addr must be HOST:PORT, like 127.0.0.1:8080 (got %q)", c.Addr)
+	}
+	if c.BaseURL != "" {
+		u, err := url.Parse(c.BaseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("the base URL must be like https://caregate.example.nhs.uk (got %q)", c.BaseURL)
+		}
+	}
+	return nil
+}
+
+// StoreOptions selects the database.
+func (c *Config) StoreOptions() store.Options {
+	return store.Options{URL: c.DatabaseURL, DataDir: c.DataDir}
+}
+
+// Describe names the database in use, without secrets, for logs.
+func (c *Config) Describe() string {
+	if c.DatabaseURL != "" {
+		return "PostgreSQL " + store.Redact(c.DatabaseURL)
+	}
+	return "SQLite in " + c.DataDir
+}
