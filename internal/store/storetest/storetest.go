@@ -114,3 +114,14 @@ func NewSchema(t testing.TB, base string) string {
 	pu.RawQuery = q.Encode()
 	return pu.String()
 }
+
+// EachOptions runs fn as a subtest on every engine with the options that
+// open a fresh, empty database of it, for tests that open the store
+// themselves (a whole server, the command line).
+func EachOptions(t *testing.T, fn func(t *testing.T, o store.Options)) {
+	t.Helper()
+	t.Run("sqlite", func(t *testing.T) { fn(t, store.Options{DataDir: t.TempDir()}) })
+	if u := PostgresURL(t); u != "" {
+		t.Run("postgres", func(t *testing.T) { fn(t, store.Options{URL: NewSchema(t, u)}) })
+	}
+}
