@@ -4,7 +4,9 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/caregate/caregate/internal/audit"
 	"github.com/caregate/caregate/internal/auth"
@@ -148,10 +150,18 @@ func (h *Handler) handle(mux *http.ServeMux, pattern string, a access, fn http.H
 	h.routes = append(h.routes, pattern)
 	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		c := httpauth.From(r.Context())
+		if !cleanInput(r.URL.Query()) {
+			h.fail(w, r, errs.E(errs.Invalid, "The address contains characters that cannot be accepted"))
+			return
+		}
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
 			if err := r.ParseForm(); err != nil {
 				h.fail(w, r, errs.E(errs.Invalid, "The form could not be read"))
+				return
+			}
+			if !cleanInput(r.PostForm) {
+				h.fail(w, r, errs.E(errs.Invalid, "The form contains characters that cannot be accepted. Remove any control characters and try again."))
 				return
 			}
 			if err := h.auth.CheckCSRF(r); err != nil {
@@ -193,3 +203,19 @@ func nextStep(state string) string {
 }
 
 func principal(r *http.Request) *authz.Principal { return httpauth.From(r.Context()).Principal }
+
+// cleanInput reports whether every submitted value is valid UTF-8 without
+// NUL bytes: PostgreSQL refuses such text, and no person types it.
+func cleanInput(v url.Values) bool {
+	for k, vs := range v {
+		if !utf8.ValidString(k) || strings.ContainsRune(k, 0) {
+			return false
+		}
+		for _, s := range vs {
+			if !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
+				return false
+			}
+		}
+	}
+	return true
+}

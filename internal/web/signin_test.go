@@ -330,3 +330,39 @@ func TestSecurityHeadersAndErrors(t *testing.T) {
 		}
 	})
 }
+
+func TestHostileInputIsRefusedCleanly(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		b := e.browser()
+		for _, email := range []string{"admin@nhs.net\x00", "\xff\xfe@nhs.net", strings.Repeat("a", 5000) + "@nhs.net"} {
+			p := b.post("/signin", url.Values{"email": {email}, "password": {"whatever it is"}})
+			if p.status >= 500 || p.status == http.StatusOK || !p.has("#error-summary, #error-message") {
+				t.Errorf("sign-in with hostile e-mail %q: status %d", email[:min(len(email), 20)], p.status)
+			}
+		}
+		b.signIn("admin@nhs.net")
+		if p := b.get("/admin/audit?actor=%00"); p.status != http.StatusBadRequest {
+			t.Errorf("NUL in a search: %d", p.status)
+		}
+		long := strings.Repeat("x", 300)
+		p := b.post("/admin/organisations", url.Values{"name": {long}, "ods_code": {"RQ1"}, "routing": {"site_authoriser"}, "allowed_domains": {"nhs.net"}})
+		if p.status != http.StatusBadRequest || !p.has("#name-error") {
+			t.Errorf("over-long name: %d", p.status)
+		}
+		p = b.post("/admin/organisations", url.Values{"name": {"Duplicate"}, "ods_code": {"RQ1"}, "routing": {"site_authoriser"}, "allowed_domains": {"nhs.net"}})
+		if p.status != http.StatusSeeOther {
+			t.Fatalf("first organisation: %d %s", p.status, p.text("#error-summary"))
+		}
+		p = b.post("/admin/organisations", url.Values{"name": {"Duplicate again"}, "ods_code": {"rq1"}, "routing": {"site_authoriser"}, "allowed_domains": {"nhs.net"}})
+		if p.status != http.StatusConflict || !p.has("#error-summary") {
+			t.Errorf("duplicate ODS code: %d", p.status)
+		}
+		var n int
+		if err := e.app.DB.QueryRow(context.Background(), `SELECT COUNT(*) FROM organisations`).Scan(&n); err != nil || n != 1 {
+			t.Errorf("%d organisations stored after the refusals, want 1 (%v)", n, err)
+		}
+		if v, err := audit.Verify(context.Background(), e.app.DB); err != nil || v == 0 {
+			t.Fatalf("verify after hostile input: %d %v", v, err)
+		}
+	})
+}
