@@ -119,7 +119,7 @@ func New(ctx context.Context, cfg Config, o Options) (*App, error) {
 		return nil, err
 	}
 	a.API = api.New(api.Deps{DB: a.DB, Users: a.Users, Orgs: a.Orgs, Audit: a.Audit, Auth: a.Auth, Clock: a.Clock,
-		DemoClock: a.DemoClock, Log: a.Log, Version: Version})
+		DemoClock: a.DemoClock, Log: a.Log, Version: Version, BaseURL: cfg.BaseURL})
 	a.Metrics = prometheus.NewRegistry()
 	a.handler = a.routes(assets)
 	return a, nil
