@@ -52,7 +52,13 @@ func (c *Config) FromEnv() {
 // operator can act on.
 func (c *Config) Validate() error {
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
-		return fmt.Errorf("--database-url must be a postgres:// URL (got %q); leave it out to use SQLite in --data", store.Redact(c.DatabaseURL))
+		// Name only the scheme: a value that is not a URL (a key=value DSN, a
+		// bad port) cannot be redacted and may hold a password.
+		got := "a value that is not a URL"
+		if scheme, _, ok := strings.Cut(c.DatabaseURL, "://"); ok && !strings.ContainsAny(scheme, "@:/ ") {
+			got = fmt.Sprintf("a %q URL", scheme)
+		}
+		return fmt.Errorf("--database-url must be a postgres:// URL (got %s); leave it out to use SQLite in --data", got)
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return fmt.Errorf("--addr must be HOST:PORT, like 127.0.0.1:8080 (got %q)", c.Addr)

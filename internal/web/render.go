@@ -209,7 +209,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	if status >= 500 {
-		h.log.Error("request failed", "path", r.URL.Path, "request_id", w.Header().Get("X-Request-Id"), "err", err)
+		h.log.Error("request failed", "route", r.Pattern, "request_id", w.Header().Get("X-Request-Id"), "err", err)
 	}
 	title := map[int]string{400: "There is a problem", 401: "Sign in to continue", 403: "You do not have permission to see this page",
 		404: "Page not found", 409: "This cannot be done now", 429: "Too many attempts", 500: "Sorry, there is a problem with the service"}[status]
