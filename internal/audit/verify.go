@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"fmt"
+	"runtime"
+	"sync"
 
 	"github.com/caregate/caregate/internal/store"
 )
@@ -20,12 +22,18 @@ func (b *Break) Error() string {
 	return fmt.Sprintf("audit trail broken at event %d: %s", b.Seq, b.Reason)
 }
 
-// Verify reads the whole trail in order and checks every link. It returns the
-// number of events checked and, when the trail is not intact, a *Break naming
-// the first bad event. Other errors are failures to read.
+// Verify reads the whole trail and checks every link. It returns the number
+// of events checked and, when the trail is not intact, a *Break naming the
+// first bad event. Other errors are failures to read.
+//
+// Each event's hash covers its own fields and its stored link, so segments of
+// the trail can be checked independently: Verify splits the trail at the
+// head it reads into one segment per processor, checks them on separate read
+// connections, then checks that each segment links to the one before it.
+// Events up to the head never change in an intact trail, so appends made
+// while it reads (by this or other processes) do not disturb it.
 func Verify(ctx context.Context, db *store.DB) (int64, error) {
-	// One read-only snapshot for the head and the events, so that appends by
-	// this or other processes while we read do not look like tampering.
+	// The head and whatever lies beyond it come from one read-only snapshot.
 	// SQLite in WAL mode gives a deferred read transaction a snapshot at its
 	// first read; PostgreSQL needs REPEATABLE READ for one.
 	opts := &sql.TxOptions{ReadOnly: true}
@@ -37,20 +45,85 @@ func Verify(ctx context.Context, db *store.DB) (int64, error) {
 		return 0, fmt.Errorf("begin verify: %w", err)
 	}
 	defer tx.Rollback()
-	var headSeq int64
+	var headSeq, beyond, maxSeq int64
 	var headHash string
 	if err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&headSeq, &headHash); err != nil {
 		return 0, fmt.Errorf("read audit head: %w", err)
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT seq, at, actor_id, actor, action, object_type, object_id, outcome, ip, user_agent, detail, prev_hash, hash
-		FROM audit_events ORDER BY seq`)
-	if err != nil {
+	if err := tx.QueryRowContext(ctx, db.Rebind(`SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM audit_events WHERE seq > ?`), headSeq).Scan(&beyond, &maxSeq); err != nil {
 		return 0, fmt.Errorf("read audit events: %w", err)
+	}
+	_ = tx.Rollback()
+
+	parts := verifyParts(headSeq)
+	segs := make([]segment, parts)
+	var wg sync.WaitGroup
+	for i := range segs {
+		segs[i].lo = 1 + headSeq*int64(i)/parts
+		segs[i].hi = headSeq * int64(i+1) / parts
+		segs[i].final = i == len(segs)-1
+		wg.Go(func() { segs[i].check(ctx, db) })
+	}
+	wg.Wait()
+
+	// The first problem in trail order wins: segments are in order, and a
+	// segment's own break comes before its link to the next one matters.
+	var checked int64
+	var prevLast []byte
+	for i := range segs {
+		sg := &segs[i]
+		if sg.err != nil {
+			return checked, fmt.Errorf("read audit events: %w", sg.err)
+		}
+		if sg.n > 0 && !bytes.Equal(sg.firstPrev, prevLast) {
+			return checked, &Break{Seq: sg.lo, Reason: "its link to the previous event does not match (an event before it was removed, or events were reordered)"}
+		}
+		if sg.brk != nil {
+			return checked + sg.n, sg.brk
+		}
+		checked += sg.n
+		prevLast = sg.last
+	}
+	if beyond > 0 {
+		return checked, &Break{Seq: headSeq + 1, Reason: "events exist beyond the recorded end of the trail (inserted)"}
+	}
+	if headSeq > 0 && headHash != string(prevLast) {
+		return checked, &Break{Seq: headSeq, Reason: "the last event does not match the recorded end of the trail (changed)"}
+	}
+	return checked, nil
+}
+
+// segment is a run of the trail, events lo..hi, checked on its own.
+type segment struct {
+	lo, hi    int64
+	n         int64  // events checked before any break
+	firstPrev []byte // the stored link of event lo
+	last      []byte // the hash of event hi
+	brk       *Break
+	err       error
+	final     bool // the last segment, ending at the head
+}
+
+// verifyParts says how many segments to check a trail of n events in: one
+// per processor (at most 8), each of at least 50,000 events.
+var verifyParts = func(n int64) int64 {
+	return max(1, min(int64(runtime.GOMAXPROCS(0)), 8, n/50_000))
+}
+
+func (sg *segment) check(ctx context.Context, db *store.DB) {
+	if sg.hi < sg.lo {
+		return
+	}
+	rows, err := db.R.QueryContext(ctx, db.Rebind(`SELECT seq, at, actor_id, actor, action, object_type, object_id, outcome, ip, user_agent, detail, prev_hash, hash
+		FROM audit_events WHERE seq >= ? AND seq <= ? ORDER BY seq`), sg.lo, sg.hi)
+	if err != nil {
+		sg.err = err
+		return
 	}
 	defer rows.Close()
 	h := sha256.New()
 	var (
-		want     int64 = 1
+		want     = sg.lo
 		prev     []byte
 		seq, at  int64
 		f        [9]sql.RawBytes
@@ -60,39 +133,44 @@ func Verify(ctx context.Context, db *store.DB) (int64, error) {
 	)
 	for rows.Next() {
 		if err := rows.Scan(&seq, &at, &f[0], &f[1], &f[2], &f[3], &f[4], &f[5], &f[6], &f[7], &f[8], &prevHash, &hash); err != nil {
-			return want - 1, fmt.Errorf("read audit event: %w", err)
+			sg.err = err
+			return
 		}
 		if seq != want {
 			if seq > want {
-				return want - 1, &Break{Seq: want, Reason: fmt.Sprintf("event %d is missing (removed); the next event present is %d", want, seq)}
+				sg.brk = &Break{Seq: want, Reason: fmt.Sprintf("event %d is missing (removed); the next event present is %d", want, seq)}
+			} else {
+				sg.brk = &Break{Seq: seq, Reason: "sequence number repeated or out of order"}
 			}
-			return want - 1, &Break{Seq: seq, Reason: "sequence number repeated or out of order"}
+			return
 		}
-		if !bytes.Equal(prevHash, prev) {
-			return want - 1, &Break{Seq: seq, Reason: "its link to the previous event does not match (an event before it was removed, or events were reordered)"}
+		if want == sg.lo {
+			sg.firstPrev = append([]byte(nil), prevHash...)
+		} else if !bytes.Equal(prevHash, prev) {
+			sg.brk = &Break{Seq: seq, Reason: "its link to the previous event does not match (an event before it was removed, or events were reordered)"}
+			return
 		}
 		for i := range f {
 			fields[i] = f[i]
 		}
-		sum := chainHash(h, seq, at, fields, prev)
-		if sum != string(hash) {
-			return want - 1, &Break{Seq: seq, Reason: "its contents do not match its hash (the event was changed)"}
+		if chainHash(h, seq, at, fields, prevHash) != string(hash) {
+			sg.brk = &Break{Seq: seq, Reason: "its contents do not match its hash (the event was changed)"}
+			return
 		}
 		prev = append(prev[:0], hash...)
+		sg.n++
 		want++
 	}
-	if err := rows.Err(); err != nil {
-		return want - 1, fmt.Errorf("read audit events: %w", err)
+	if sg.err = rows.Err(); sg.err != nil {
+		return
 	}
-	n := want - 1
-	if headSeq != n {
-		if headSeq > n {
-			return n, &Break{Seq: n + 1, Reason: fmt.Sprintf("the trail ends at event %d but %d events were written (events at the end were removed)", n, headSeq)}
+	if want <= sg.hi {
+		if sg.final {
+			sg.brk = &Break{Seq: want, Reason: fmt.Sprintf("the trail ends at event %d but %d events were written (events at the end were removed)", want-1, sg.hi)}
+		} else {
+			sg.brk = &Break{Seq: want, Reason: fmt.Sprintf("event %d is missing (removed)", want)}
 		}
-		return n, &Break{Seq: headSeq + 1, Reason: "events exist beyond the recorded end of the trail (inserted)"}
+		return
 	}
-	if headHash != string(prev) {
-		return n, &Break{Seq: n, Reason: "the last event does not match the recorded end of the trail (changed)"}
-	}
-	return n, nil
+	sg.last = append([]byte(nil), prev...)
 }

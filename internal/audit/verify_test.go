@@ -3,6 +3,7 @@ package audit_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/caregate/caregate/internal/audit"
@@ -130,28 +131,32 @@ func TestVerifyFindsTampering(t *testing.T) {
 			exec(t, db, `UPDATE audit_head SET seq = 5, hash = (SELECT hash FROM audit_events WHERE seq = 5)`)
 		}, 6},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			storetest.Each(t, func(t *testing.T, db *store.DB) {
-				l, _ := newLog(t, db)
-				appendN(t, l, 6)
-				mustVerify(t, db, 6)
-				tc.tamper(t, db)
-				n, err := audit.Verify(context.Background(), db)
-				var b *audit.Break
-				if !errors.As(err, &b) {
-					t.Fatalf("Verify = %d, %v; want a *Break", n, err)
-				}
-				if b.Seq != tc.want {
-					t.Fatalf("Break at %d (%s), want %d", b.Seq, b.Reason, tc.want)
-				}
-				if n > b.Seq {
-					t.Fatalf("Verify reports %d events checked beyond the break at %d", n, b.Seq)
-				}
-				if b.Reason == "" || b.Error() == "" {
-					t.Fatal("Break without a reason")
-				}
+	for _, split := range []int64{1, 3, 6} {
+		undo := audit.SplitVerify(split)
+		for _, tc := range cases {
+			t.Run(fmt.Sprintf("%s/%d-segments", tc.name, split), func(t *testing.T) {
+				storetest.Each(t, func(t *testing.T, db *store.DB) {
+					l, _ := newLog(t, db)
+					appendN(t, l, 6)
+					mustVerify(t, db, 6)
+					tc.tamper(t, db)
+					n, err := audit.Verify(context.Background(), db)
+					var b *audit.Break
+					if !errors.As(err, &b) {
+						t.Fatalf("Verify = %d, %v; want a *Break", n, err)
+					}
+					if b.Seq != tc.want {
+						t.Fatalf("Break at %d (%s), want %d", b.Seq, b.Reason, tc.want)
+					}
+					if n > b.Seq {
+						t.Fatalf("Verify reports %d events checked beyond the break at %d", n, b.Seq)
+					}
+					if b.Reason == "" || b.Error() == "" {
+						t.Fatal("Break without a reason")
+					}
+				})
 			})
-		})
+		}
+		undo()
 	}
 }
