@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/caregate/caregate/internal/auth"
 	"github.com/caregate/caregate/internal/errs"
 )
 
@@ -57,25 +58,26 @@ type OrganisationInput struct {
 }
 
 // ODS codes of organisations and sites are three to ten letters and digits
-// (e.g. "RR8", "B86001", "8JN23"), with at least one digit.
+// (e.g. "RR8", "B86001", "8JN23"). Many trust codes have no digit at all
+// (University Hospitals of Leicester is "RWE"), so none is required.
 var odsPattern = regexp.MustCompile(`^[A-Z0-9]{3,10}$`)
 
 var domainPattern = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
 
 // apply validates in and applies it to o.
 func (in *OrganisationInput) apply(o *Organisation) error {
-	var v errs.Validation
-	if in.ODSCode != nil {
-		code := strings.ToUpper(strings.TrimSpace(*in.ODSCode))
-		if !odsPattern.MatchString(code) || !strings.ContainsAny(code, "0123456789") {
-			v.Add("ods_code", "Enter a valid ODS code: 3 to 10 letters and digits, including at least one digit (for example RR8 or B86001)")
-		}
-		o.ODSCode = code
-	}
+	var v errs.Validation // errors in the order of the form's fields
 	if in.Name != nil {
 		o.Name = strings.TrimSpace(*in.Name)
 	}
 	checkText(&v, "name", "Name", o.Name, 200)
+	if in.ODSCode != nil {
+		code := strings.ToUpper(strings.TrimSpace(*in.ODSCode))
+		if !odsPattern.MatchString(code) {
+			v.Add("ods_code", "Enter a valid ODS code: 3 to 10 letters and digits (for example RR8 or B86001)")
+		}
+		o.ODSCode = code
+	}
 	if in.Status != nil {
 		o.Status = *in.Status
 	}
@@ -119,8 +121,12 @@ func (in *OrganisationInput) apply(o *Organisation) error {
 	if in.PasswordRecipient != nil {
 		o.PasswordRecipient = strings.ToLower(strings.TrimSpace(*in.PasswordRecipient))
 	}
-	if o.PasswordRecipient != "" && !v.Has("allowed_domains") && !o.AllowsEmail(o.PasswordRecipient) {
-		v.Add("password_recipient", "The nominated individual's e-mail address must be on one of the organisation's allowed domains")
+	if o.PasswordRecipient != "" {
+		if _, ok := auth.NormaliseEmail(o.PasswordRecipient); !ok {
+			v.Add("password_recipient", "Enter the nominated individual's e-mail address, like name@nhs.net")
+		} else if !v.Has("allowed_domains") && !o.AllowsEmail(o.PasswordRecipient) {
+			v.Add("password_recipient", "The nominated individual's e-mail address must be on one of the organisation's allowed domains")
+		}
 	}
 	return v.Err()
 }
