@@ -11,11 +11,13 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/caregate/caregate/internal/access"
 	"github.com/caregate/caregate/internal/api"
 	"github.com/caregate/caregate/internal/audit"
 	"github.com/caregate/caregate/internal/auth"
 	"github.com/caregate/caregate/internal/clock"
 	"github.com/caregate/caregate/internal/httpauth"
+	"github.com/caregate/caregate/internal/notify"
 	"github.com/caregate/caregate/internal/org"
 	"github.com/caregate/caregate/internal/store"
 	"github.com/caregate/caregate/internal/web"
@@ -41,6 +43,8 @@ type App struct {
 	Audit     *audit.Log
 	Users     *auth.Service
 	Orgs      *org.Service
+	Outbox    *notify.Outbox
+	Access    *access.Service
 	Auth      *httpauth.Authenticator
 	Web       *web.Handler
 	API       *api.Handler
@@ -97,6 +101,12 @@ func New(ctx context.Context, cfg Config, o Options) (*App, error) {
 		return nil, err
 	}
 	a.Audit, a.Users, a.Orgs = Services(a.DB, a.Clock, o.Auth)
+	a.Outbox = notify.NewOutbox(a.Clock)
+	if a.Access, err = access.NewService(ctx, a.DB, a.Audit, a.Clock, a.Users, a.Orgs, a.Outbox, nil,
+		access.Config{ServiceName: cfg.ServiceName, BaseURL: cfg.BaseURL}); err != nil {
+		a.Close()
+		return nil, err
+	}
 	key, err := csrfKey(ctx, a.DB)
 	if err != nil {
 		a.Close()

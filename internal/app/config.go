@@ -24,6 +24,9 @@ type Config struct {
 	TrustProxy bool
 	// SecureCookies forces the Secure flag on cookies (always set under TLS).
 	SecureCookies bool
+	// ServiceName is the shared care record's name, used in request titles
+	// and e-mails (default "Shared Care Record"; CAREGATE_SERVICE_NAME).
+	ServiceName string
 }
 
 // FromEnv fills unset fields from the environment and defaults.
@@ -42,6 +45,9 @@ func (c *Config) FromEnv() {
 	}
 	if c.BaseURL == "" {
 		c.BaseURL = os.Getenv("CAREGATE_BASE_URL")
+	}
+	if c.ServiceName == "" {
+		c.ServiceName = os.Getenv("CAREGATE_SERVICE_NAME")
 	}
 	if os.Getenv("CAREGATE_TRUST_PROXY") == "1" {
 		c.TrustProxy = true

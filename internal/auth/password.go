@@ -38,6 +38,9 @@ func HashPassword(pw string, p HashParams) (string, error) {
 
 // CheckPassword reports whether pw matches the encoded hash, in constant time.
 func CheckPassword(encoded, pw string) bool {
+	if strings.HasPrefix(encoded, oneTimePrefix) {
+		return checkOneTime(encoded, pw)
+	}
 	parts := strings.Split(encoded, "$")
 	if len(parts) != 6 || parts[1] != "argon2id" {
 		return false
@@ -45,6 +48,9 @@ func CheckPassword(encoded, pw string) bool {
 	var p HashParams
 	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.MemoryKiB, &p.Time, &p.Threads); err != nil {
 		return false
+	}
+	if p.Time == 0 || p.Threads == 0 {
+		return false // argon2.IDKey panics on these: a damaged hash must refuse, not crash
 	}
 	b64 := base64.RawStdEncoding
 	salt, err1 := b64.DecodeString(parts[4])

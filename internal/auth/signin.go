@@ -62,6 +62,11 @@ func (s *Service) SignIn(ctx context.Context, who audit.Who, email, password str
 		return "", nil, errs.E(errs.TooMany, "This account is temporarily locked after too many failed attempts. Try again after %s.",
 			time.UnixMicro(u.lockedUntil).UTC().Format("15:04 MST"))
 	}
+	if u.passwordHash == "" {
+		// An account still waiting for its set-up link costs a hash too, or
+		// timing would tell which addresses have been invited.
+		CheckPassword(s.dummy, password)
+	}
 	if u.passwordHash == "" || !CheckPassword(u.passwordHash, password) {
 		s.recordFailure(ctx, who, u.ID, now, "wrong password")
 		return "", nil, errBadCredentials

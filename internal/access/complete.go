@@ -1,0 +1,361 @@
+package access
+
+import (
+	"context"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/caregate/caregate/internal/audit"
+	"github.com/caregate/caregate/internal/auth"
+	"github.com/caregate/caregate/internal/authz"
+	"github.com/caregate/caregate/internal/errs"
+	"github.com/caregate/caregate/internal/ident"
+	"github.com/caregate/caregate/internal/notify"
+	"github.com/caregate/caregate/internal/store"
+)
+
+// Complete actions a request: the record account is created or changed as
+// the request says, the people concerned are e-mailed, and the request
+// closes. Callers: the back office. Errors: NotFound, Forbidden, Conflict.
+func (s *Service) Complete(ctx context.Context, p *authz.Principal, id, note string) (*Request, error) {
+	note = strings.TrimSpace(note)
+	return s.move(ctx, p, id, "complete", func(r *Request) error {
+		return s.checkComplete(p, r)
+	}, func(tx *store.Tx, r *Request) error {
+		return s.completeTx(ctx, tx, p.Who(), r, note)
+	})
+}
+
+func (s *Service) checkComplete(p *authz.Principal, r *Request) error {
+	if !isBackOffice(p) {
+		return errs.E(errs.Forbidden, "Only the back office completes requests")
+	}
+	if r.State != StateValidated && r.State != StateInProgress {
+		return illegal(r, "completed")
+	}
+	return nil
+}
+
+// BulkResult reports a bulk completion.
+type BulkResult struct {
+	Completed int               `json:"completed"`
+	Failed    map[string]string `json:"failed"` // request id → why not
+}
+
+// bulkChunk bounds one transaction of a bulk completion: big enough to share
+// commits, small enough not to hold the writer for long.
+const bulkChunk = 250
+
+// CompleteMany completes many requests (a new intake of doctors, say), a
+// chunk per transaction. A request that cannot be completed is reported
+// and skipped; the others go ahead. Callers: the back office.
+func (s *Service) CompleteMany(ctx context.Context, p *authz.Principal, ids []string, note string) (*BulkResult, error) {
+	if p == nil {
+		return nil, errs.E(errs.Unauthenticated, "Sign in to continue")
+	}
+	if !isBackOffice(p) {
+		return nil, errs.E(errs.Forbidden, "Only the back office completes requests")
+	}
+	if len(ids) > 20000 {
+		return nil, errs.E(errs.Invalid, "Complete at most 20,000 requests at once")
+	}
+	res := &BulkResult{Failed: map[string]string{}}
+	note = strings.TrimSpace(note)
+	for start := 0; start < len(ids); start += bulkChunk {
+		chunk := ids[start:min(start+bulkChunk, len(ids))]
+		var done int
+		failed := map[string]string{}
+		err := s.db.InTx(ctx, func(tx *store.Tx) error {
+			done = 0
+			clear(failed)
+			for _, id := range chunk {
+				r, err := s.load(ctx, tx, id)
+				if err == nil {
+					err = s.checkComplete(p, r)
+				}
+				if err == nil {
+					from := r.State
+					if err = s.completeTx(ctx, tx, p.Who(), r, note); err == nil {
+						err = s.save(ctx, tx, r, from)
+					}
+					if err == nil {
+						err = s.log.Record(ctx, tx, audit.New(p.Who(), "access_request.complete", "access_request", r.ID, audit.Success,
+							map[string]string{"from": from, "to": r.State, "bulk": "1"}))
+					}
+					if err != nil && errs.CodeOf(err) == errs.Internal {
+						return err // the transaction is no longer usable
+					}
+				}
+				if err != nil {
+					failed[id] = errs.As(err).Message
+					continue
+				}
+				done++
+			}
+			return nil
+		})
+		if err != nil {
+			return res, err
+		}
+		res.Completed += done
+		for k, v := range failed {
+			res.Failed[k] = v
+		}
+	}
+	return res, nil
+}
+
+// completeTx applies a request to the record account and closes it.
+func (s *Service) completeTx(ctx context.Context, tx *store.Tx, who audit.Who, r *Request, note string) error {
+	from := r.State
+	var err error
+	switch r.Type {
+	case TypeNewUser:
+		err = s.grant(ctx, tx, who, r)
+	case TypeAmendment:
+		err = s.amend(ctx, tx, who, r)
+	case TypeReactivation:
+		err = s.setStatus(ctx, tx, who, r, AccountActive, "", "Your access to the "+s.cfg.ServiceName+" has been reactivated.")
+	case TypeDeactivation:
+		err = s.setStatus(ctx, tx, who, r, AccountDeactivated, r.Reason, "Your access to the "+s.cfg.ServiceName+" has been deactivated.")
+	case TypeDeletion:
+		err = s.setStatus(ctx, tx, who, r, AccountDeleted, r.Reason, "Your access to the "+s.cfg.ServiceName+" has been removed.")
+	}
+	if err != nil {
+		return err
+	}
+	now := s.clock.Now()
+	r.State, r.ClosedAt, r.Resolution = StateCompleted, &now, note
+	if r.AssignedTo == "" {
+		r.AssignedTo = who.UserID
+	}
+	if err := s.history(ctx, tx, who, r, from, r.State, note); err != nil {
+		return err
+	}
+	return s.mailSubmitter(ctx, tx, r, "request_completed")
+}
+
+var nonLetters = regexp.MustCompile(`[^a-z]`)
+
+// username picks a record user name from the person's name: first initial
+// and family name ("jsmith"), with a number when taken ("jsmith2").
+func (s *Service) username(ctx context.Context, tx *store.Tx, given, family string) (string, error) {
+	base := nonLetters.ReplaceAllString(strings.ToLower(family), "")
+	if g := nonLetters.ReplaceAllString(strings.ToLower(given), ""); g != "" {
+		base = g[:1] + base
+	}
+	if len(base) > 20 {
+		base = base[:20]
+	}
+	if len(base) < 2 {
+		base = "user"
+	}
+	rows, err := tx.Query(ctx, `SELECT username FROM record_accounts WHERE username = ? OR username LIKE ?`, base, base+"%")
+	if err != nil {
+		return "", errs.Wrap(err, "choose user name")
+	}
+	taken := map[string]bool{}
+	for rows.Next() {
+		var u string
+		if err := rows.Scan(&u); err != nil {
+			rows.Close()
+			return "", errs.Wrap(err, "choose user name")
+		}
+		taken[u] = true
+	}
+	rows.Close()
+	if !taken[base] {
+		return base, nil
+	}
+	for i := 2; ; i++ {
+		if c := base + strconv.Itoa(i); !taken[c] {
+			return c, nil
+		}
+	}
+}
+
+// grant actions a new-user request: the sign-in identity if the person has
+// none, the record account (or the deleted one brought back: a re-invited
+// leaver is the same person), and the user name and a one-time password in
+// two separate e-mails, the password to the organisation's nominated
+// individual where it has one.
+func (s *Service) grant(ctx context.Context, tx *store.Tx, who audit.Who, r *Request) error {
+	now := s.clock.Now().UnixMicro()
+	userID := r.SubjectUserID
+	if userID == "" {
+		err := tx.QueryRow(ctx, `SELECT id FROM users WHERE email = ?`, r.Email).Scan(&userID)
+		if err != nil && !store.IsNoRows(err) {
+			return errs.Wrap(err, "find user")
+		}
+	}
+	if userID == "" {
+		u, err := s.users.CreateUserTx(ctx, tx, who, auth.NewUser{Email: r.Email, GivenName: r.GivenName, FamilyName: r.FamilyName})
+		if err != nil {
+			return err
+		}
+		userID = u.ID
+	}
+	r.SubjectUserID = userID
+	acct, err := s.accountTx(ctx, tx, userID)
+	if err != nil && errs.CodeOf(err) != errs.NotFound {
+		return err
+	}
+	if acct != nil && acct.Status != AccountDeleted {
+		return errs.E(errs.Conflict, "%s already has a record account (%s)", r.Email, acct.Status)
+	}
+	username := ""
+	if acct != nil {
+		username = acct.Username
+		_, err = tx.Exec(ctx, `UPDATE record_accounts SET organisation_id = ?, role = ?, status = ?, status_reason = '', finishing_date = ?,
+			activated_at = ?, last_used_at = 0, updated_at = ? WHERE id = ?`, r.OrganisationID, r.Role, AccountActive, r.FinishingDate, now, now, acct.ID)
+	} else {
+		if username, err = s.username(ctx, tx, r.GivenName, r.FamilyName); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO record_accounts (id, user_id, organisation_id, username, role, status, finishing_date, activated_at, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, ident.New(), userID, r.OrganisationID, username, r.Role, AccountActive, r.FinishingDate, now, now, now)
+	}
+	if err != nil {
+		return errs.Wrap(err, "record account")
+	}
+	if err := s.log.Record(ctx, tx, audit.New(who, "record_account.grant", "user", userID, audit.Success,
+		map[string]string{"role": r.Role, "username": username, "request": r.Ref})); err != nil {
+		return err
+	}
+	data := map[string]string{"Name": r.Name(), "Username": username, "Link": s.link("/signin")}
+	if _, err := s.outbox.Enqueue(ctx, tx, notify.Message{To: r.Email, Kind: "credentials_username", Data: data,
+		RelatedType: "access_request", RelatedID: r.ID}); err != nil {
+		return errs.Wrap(err, "queue e-mail")
+	}
+	// Someone who already signs in to the portal keeps their own password.
+	var hash string
+	if err := tx.QueryRow(ctx, `SELECT password_hash FROM users WHERE id = ?`, userID).Scan(&hash); err != nil {
+		return errs.Wrap(err, "read account")
+	}
+	if hash != "" {
+		return nil
+	}
+	pw, err := s.users.SetOneTimePasswordTx(ctx, tx, userID)
+	if err != nil {
+		return err
+	}
+	to, forName := r.Email, ""
+	var recipient string
+	if err := tx.QueryRow(ctx, `SELECT password_recipient FROM organisations WHERE id = ?`, r.OrganisationID).Scan(&recipient); err != nil {
+		return errs.Wrap(err, "read organisation")
+	}
+	if recipient != "" {
+		to, forName = recipient, r.Name()
+	}
+	_, err = s.outbox.Enqueue(ctx, tx, notify.Message{To: to, Kind: "credentials_password", Sensitive: true, RelatedType: "access_request", RelatedID: r.ID,
+		Data: map[string]string{"Name": r.Name(), "Password": pw, "ForName": forName, "Link": s.link("/signin")}})
+	if err != nil {
+		return errs.Wrap(err, "queue e-mail")
+	}
+	return nil
+}
+
+// amend changes the record account's role, finishing date or the person's
+// e-mail address.
+func (s *Service) amend(ctx context.Context, tx *store.Tx, who audit.Who, r *Request) error {
+	acct, err := s.accountTx(ctx, tx, r.SubjectUserID)
+	if err != nil {
+		return err
+	}
+	if acct.Status == AccountDeleted {
+		return errs.E(errs.Conflict, "The record account has been removed; raise a new user request")
+	}
+	role, finish := acct.Role, acct.FinishingDate
+	var changes []string
+	if r.Role != "" && r.Role != role {
+		role = r.Role
+		changes = append(changes, "your record role is now "+strings.ReplaceAll(role, "_", " "))
+	}
+	if r.FinishingDate != "" && r.FinishingDate != finish {
+		finish = r.FinishingDate
+		changes = append(changes, "your access ends on "+finish)
+	}
+	now := s.clock.Now().UnixMicro()
+	if _, err := tx.Exec(ctx, `UPDATE record_accounts SET role = ?, finishing_date = ?, updated_at = ? WHERE id = ?`, role, finish, now, acct.ID); err != nil {
+		return errs.Wrap(err, "amend record account")
+	}
+	to := r.Email
+	if r.NewEmail != "" {
+		_, err := tx.Exec(ctx, `UPDATE users SET email = ?, updated_at = ? WHERE id = ?`, r.NewEmail, now, r.SubjectUserID)
+		if store.IsUniqueViolation(err) {
+			return errs.E(errs.Conflict, "Another account already uses %s", r.NewEmail)
+		}
+		if err != nil {
+			return errs.Wrap(err, "change e-mail")
+		}
+		to = r.NewEmail
+		changes = append(changes, "your e-mail address is now "+r.NewEmail)
+	}
+	if err := s.log.Record(ctx, tx, audit.New(who, "record_account.amend", "user", r.SubjectUserID, audit.Success,
+		map[string]string{"role": role, "finishing_date": finish, "new_email": r.NewEmail, "request": r.Ref})); err != nil {
+		return err
+	}
+	change := "Your details have been updated."
+	if len(changes) > 0 {
+		change = "Your access has been changed: " + strings.Join(changes, "; ") + "."
+	}
+	return s.mailUser(ctx, tx, r, to, change, "")
+}
+
+// setStatus reactivates, deactivates or deletes a record account.
+// Deactivation and deletion end the person's sessions at once; deletion
+// keeps the row (deprovisioning, not erasure).
+func (s *Service) setStatus(ctx context.Context, tx *store.Tx, who audit.Who, r *Request, status, reason, change string) error {
+	acct, err := s.accountTx(ctx, tx, r.SubjectUserID)
+	if err != nil {
+		return err
+	}
+	if err := wantAccount(r.Type, acct); err != nil {
+		return err
+	}
+	now := s.clock.Now().UnixMicro()
+	q := `UPDATE record_accounts SET status = ?, status_reason = ?, updated_at = ?`
+	args := []any{status, reason, now}
+	if status == AccountActive {
+		// The inactivity clock starts again at reactivation.
+		q += `, activated_at = ?, last_used_at = 0`
+		args = append(args, now)
+		if r.FinishingDate != "" {
+			q += `, finishing_date = ?`
+			args = append(args, r.FinishingDate)
+		}
+	}
+	if _, err := tx.Exec(ctx, q+` WHERE id = ?`, append(args, acct.ID)...); err != nil {
+		return errs.Wrap(err, "change record account")
+	}
+	if status != AccountActive {
+		if err := s.users.RevokeAllTx(ctx, tx, r.SubjectUserID); err != nil {
+			return err
+		}
+	}
+	if err := s.log.Record(ctx, tx, audit.New(who, "record_account."+status, "user", r.SubjectUserID, audit.Success,
+		map[string]string{"reason": reason, "request": r.Ref})); err != nil {
+		return err
+	}
+	return s.mailUser(ctx, tx, r, r.Email, change, reason)
+}
+
+// SetAccountStatusTx changes a record account outside a request, for the
+// automatic rules (inactivity, finishing dates) of later issues; who is
+// audit.System with the rule in detail.
+func (s *Service) SetAccountStatusTx(ctx context.Context, tx *store.Tx, who audit.Who, userID, status, reason string, detail map[string]string) error {
+	now := s.clock.Now().UnixMicro()
+	res, err := tx.Exec(ctx, `UPDATE record_accounts SET status = ?, status_reason = ?, updated_at = ? WHERE user_id = ?`, status, reason, now, userID)
+	if err != nil {
+		return errs.Wrap(err, "change record account")
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return errs.E(errs.NotFound, "This person has no record account")
+	}
+	if detail == nil {
+		detail = map[string]string{}
+	}
+	detail["reason"] = reason
+	return s.log.Record(ctx, tx, audit.New(who, "record_account."+status, "user", userID, audit.Success, detail))
+}

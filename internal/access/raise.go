@@ -1,0 +1,385 @@
+package access
+
+import (
+	"context"
+	"crypto/rand"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/caregate/caregate/internal/audit"
+	"github.com/caregate/caregate/internal/auth"
+	"github.com/caregate/caregate/internal/authz"
+	"github.com/caregate/caregate/internal/errs"
+	"github.com/caregate/caregate/internal/ident"
+	"github.com/caregate/caregate/internal/org"
+	"github.com/caregate/caregate/internal/store"
+)
+
+// Title is the request title of the seed's convention: "<service name>
+// (starter|change|leaver) <full name>".
+func Title(service, typ, fullName string) string {
+	kind := "change"
+	switch typ {
+	case TypeNewUser:
+		kind = "starter"
+	case TypeDeletion:
+		kind = "leaver"
+	}
+	return service + " (" + kind + ") " + fullName
+}
+
+// newRef returns a short human reference such as R-7K3M9Q (no 0/O, 1/I).
+func newRef() string {
+	const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+	b := make([]byte, 7)
+	if _, err := rand.Read(b); err != nil {
+		panic("crypto/rand failed: " + err.Error())
+	}
+	out := []byte("R-")
+	for _, c := range b {
+		out = append(out, alphabet[int(c)%len(alphabet)])
+	}
+	return string(out)
+}
+
+func text(v *errs.Validation, field, label, s string, required bool, max int) string {
+	s = strings.TrimSpace(s)
+	switch {
+	case s == "" && required:
+		v.Add(field, "Enter the %s", strings.ToLower(label))
+	case utf8.RuneCountInString(s) > max:
+		v.Add(field, "%s must be %d characters or fewer", label, max)
+	case strings.ContainsAny(s, "<>\x00\r") || !utf8.ValidString(s):
+		v.Add(field, "%s must not contain < > or control characters", label)
+	}
+	return s
+}
+
+// date checks a YYYY-MM-DD date; notBefore (if not zero) is the earliest allowed day.
+func date(v *errs.Validation, field, label, s string, notBefore time.Time) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return ""
+	}
+	d, err := time.ParseInLocation("2006-01-02", s, london)
+	if err != nil {
+		v.Add(field, "%s must be a real date, like 2027-03-31", label)
+		return s
+	}
+	if !notBefore.IsZero() && d.Before(notBefore) {
+		v.Add(field, "%s must be today or later", label)
+	}
+	return s
+}
+
+// today is the start of the current day in England.
+func (s *Service) today() time.Time {
+	y, m, d := s.clock.Now().In(london).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, london)
+}
+
+// check validates an input and normalises it.
+func (s *Service) check(in *Input, o *org.Organisation) error {
+	var v errs.Validation
+	if !slices.Contains(Types, in.Type) {
+		v.Add("type", "Choose the type of request")
+	}
+	email, ok := auth.NormaliseEmail(in.Email)
+	switch {
+	case !ok:
+		v.Add("email", "Enter the person's e-mail address, like name@nhs.net")
+	case o != nil && !o.AllowsEmail(email):
+		v.Add("email", "The e-mail address must be on one of %s's allowed domains: %s", o.Name, strings.Join(o.AllowedDomains, ", "))
+	}
+	in.Email = email
+	in.GivenName = text(&v, "given_name", "First name", in.GivenName, true, 100)
+	in.FamilyName = text(&v, "family_name", "Last name", in.FamilyName, true, 100)
+	in.JobTitle = text(&v, "job_title", "Job title", in.JobTitle, in.Type == TypeNewUser, 100)
+	in.Phone = text(&v, "phone", "Contact number", in.Phone, false, 40)
+	in.Notes = text(&v, "notes", "Notes", in.Notes, false, 2000)
+	today := s.today()
+	in.FinishingDate = date(&v, "finishing_date", "The finishing date", in.FinishingDate, today)
+	in.LeavingDate = date(&v, "leaving_date", "The leaving date", in.LeavingDate, time.Time{})
+	switch in.Type {
+	case TypeNewUser:
+		if !slices.Contains(Roles, in.Role) {
+			v.Add("role", "Choose the record role: Care Professional or Administrator")
+		}
+	case TypeAmendment:
+		if in.Role != "" && !slices.Contains(Roles, in.Role) {
+			v.Add("role", "Choose the record role: Care Professional or Administrator")
+		}
+		if in.NewEmail != "" {
+			ne, ok := auth.NormaliseEmail(in.NewEmail)
+			switch {
+			case !ok:
+				v.Add("new_email", "Enter the new e-mail address, like name@nhs.net")
+			case o != nil && !o.AllowsEmail(ne):
+				v.Add("new_email", "The new e-mail address must be on one of %s's allowed domains: %s", o.Name, strings.Join(o.AllowedDomains, ", "))
+			case ne == email:
+				v.Add("new_email", "The new e-mail address is the same as the current one")
+			}
+			in.NewEmail = ne
+		}
+		if in.Role == "" && in.NewEmail == "" && in.FinishingDate == "" && in.JobTitle == "" && in.Phone == "" {
+			v.Add("role", "Say what should change: the role, the e-mail address, the finishing date or the details")
+		}
+	case TypeDeactivation:
+		if !slices.Contains([]string{ReasonMaternityLeave, ReasonLongTermSickness, ReasonOther}, in.Reason) {
+			v.Add("reason", "Choose why the access is being deactivated")
+		}
+	case TypeDeletion:
+		if in.Reason == "" {
+			in.Reason = ReasonLeaver
+		}
+		if !slices.Contains(Reasons, in.Reason) {
+			v.Add("reason", "Choose why the access is being removed")
+		}
+	}
+	if in.Type == TypeNewUser || in.Type == TypeReactivation || (in.Type == TypeAmendment && in.Role != "") {
+		if !in.AttestDirectCare {
+			v.Add("attest_direct_care", "Confirm the access is for direct care only")
+		}
+		if !in.AttestToldMisuse {
+			v.Add("attest_told_misuse", "Confirm you have told them not to look at their own, colleagues', friends' or family's records")
+		}
+		if !in.AttestIGTraining {
+			v.Add("attest_ig_training", "Confirm their information governance training is up to date")
+		}
+	}
+	in.SourceKey = strings.TrimSpace(in.SourceKey)
+	if len(in.SourceKey) > 200 {
+		v.Add("source_key", "The source key must be 200 characters or fewer")
+	}
+	return v.Err()
+}
+
+// suspended reads the programme's suspension of new access requests.
+func suspended(ctx context.Context, q store.Querier) (bool, string, error) {
+	rows, err := q.Query(ctx, `SELECT key, value FROM settings WHERE key IN ('requests_suspended', 'requests_suspended_message')`)
+	if err != nil {
+		return false, "", errs.Wrap(err, "read suspension")
+	}
+	defer rows.Close()
+	var on bool
+	var msg string
+	for rows.Next() {
+		var k, val string
+		if err := rows.Scan(&k, &val); err != nil {
+			return false, "", errs.Wrap(err, "read suspension")
+		}
+		if k == "requests_suspended" {
+			on = val == "1"
+		} else {
+			msg = val
+		}
+	}
+	return on, msg, rows.Err()
+}
+
+// openKey is what makes two open requests duplicates: one new-user request
+// per e-mail address, and one open change of any other kind per person.
+func openKey(in *Input) string {
+	if in.Type == TypeNewUser {
+		return "new_user:" + in.Email
+	}
+	return "change:" + in.Email
+}
+
+// Raise submits a request. Callers: site authorisers (for a site they
+// authorise, of that site's organisation) and the organisation's service
+// desk. Where the organisation's service desk validates requests, an
+// authoriser's request waits for it; otherwise, and when the service desk
+// raises it, the request is validated at once and the SLA starts.
+// Errors: Forbidden, NotFound, Invalid, Conflict (duplicate, suspended,
+// account in the wrong state).
+func (s *Service) Raise(ctx context.Context, p *authz.Principal, in Input) (*Request, error) {
+	var out *Request
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		out, err = s.RaiseTx(ctx, tx, p, in)
+		return err
+	})
+	return out, err
+}
+
+// RaiseTx is Raise inside the caller's transaction.
+func (s *Service) RaiseTx(ctx context.Context, tx *store.Tx, p *authz.Principal, in Input) (*Request, error) {
+	if p == nil {
+		return nil, errs.E(errs.Unauthenticated, "Sign in to continue")
+	}
+	if in.SiteID != "" && in.OrganisationID == "" {
+		if site, err := s.orgs.Site(ctx, p, in.SiteID); err == nil {
+			in.OrganisationID = site.OrganisationID
+		}
+	}
+	o, err := s.orgs.Organisation(ctx, p, in.OrganisationID)
+	if err != nil && errs.CodeOf(err) != errs.Forbidden {
+		if errs.CodeOf(err) == errs.NotFound {
+			return nil, &errs.Error{Code: errs.Invalid, Message: "Choose the organisation", Fields: []errs.FieldError{{Field: "organisation_id", Message: "Choose the organisation"}}}
+		}
+		return nil, err
+	}
+	if err != nil || !s.canRaise(ctx, p, in.OrganisationID, in.SiteID) {
+		return nil, errs.E(errs.Forbidden, "Only a site authoriser of the site or the organisation's service desk may raise requests for its staff")
+	}
+	if in.SourceKey != "" {
+		var id string
+		err := tx.QueryRow(ctx, `SELECT id FROM access_requests WHERE source_key = ?`, in.SourceKey).Scan(&id)
+		if err == nil {
+			return s.load(ctx, tx, id)
+		}
+		if !store.IsNoRows(err) {
+			return nil, errs.Wrap(err, "find request by source key")
+		}
+	}
+	if err := s.check(&in, o); err != nil {
+		return nil, err
+	}
+	if o.Status != org.StatusActive {
+		return nil, errs.E(errs.Conflict, "%s is not taking new access requests (%s)", o.Name, o.Status)
+	}
+	if in.Type == TypeNewUser {
+		on, msg, err := suspended(ctx, tx)
+		if err != nil {
+			return nil, err
+		}
+		if on {
+			if msg == "" {
+				msg = "New access requests are suspended for the whole region."
+			}
+			return nil, errs.E(errs.Conflict, "%s", msg)
+		}
+	}
+	// The person: their account, if they have one, and its record account.
+	var subject string
+	if u, err := s.users.UserByEmail(ctx, in.Email); err == nil {
+		subject = u.ID
+	} else if errs.CodeOf(err) != errs.NotFound {
+		return nil, err
+	}
+	var acct *RecordAccount
+	if subject != "" {
+		if acct, err = s.accountTx(ctx, tx, subject); err != nil && errs.CodeOf(err) != errs.NotFound {
+			return nil, err
+		}
+	}
+	if err := wantAccount(in.Type, acct); err != nil {
+		return nil, err
+	}
+
+	now := s.clock.Now()
+	r := &Request{ID: ident.New(), Ref: newRef(), Type: in.Type, State: StateSubmitted, OrganisationID: in.OrganisationID, SiteID: in.SiteID,
+		SubjectUserID: subject, Email: in.Email, GivenName: in.GivenName, FamilyName: in.FamilyName, JobTitle: in.JobTitle, Phone: in.Phone,
+		Role: in.Role, NewEmail: in.NewEmail, FinishingDate: in.FinishingDate, Reason: in.Reason, LeavingDate: in.LeavingDate, Notes: in.Notes,
+		AttestDirectCare: in.AttestDirectCare, AttestToldMisuse: in.AttestToldMisuse, AttestIGTraining: in.AttestIGTraining,
+		SubmittedBy: p.UserID, SubmittedAt: now, UpdatedAt: now}
+	r.Title = Title(s.cfg.ServiceName, r.Type, r.Name())
+	var site, subj, source any
+	if r.SiteID != "" {
+		site = r.SiteID
+	}
+	if subject != "" {
+		subj = subject
+	}
+	if in.SourceKey != "" {
+		source = in.SourceKey
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO access_requests (id, ref, type, state, title, organisation_id, site_id, subject_user_id, email, given_name, family_name,
+		job_title, phone, role, new_email, finishing_date, reason, leaving_date, notes, attest_direct_care, attest_told_misuse, attest_ig_training,
+		submitted_by, submitted_at, updated_at, open_key, source_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.ID, r.Ref, r.Type, r.State, r.Title, r.OrganisationID, site, subj, r.Email, r.GivenName, r.FamilyName, r.JobTitle, r.Phone, r.Role,
+		r.NewEmail, r.FinishingDate, r.Reason, r.LeavingDate, r.Notes, flag(r.AttestDirectCare), flag(r.AttestToldMisuse), flag(r.AttestIGTraining),
+		r.SubmittedBy, now.UnixMicro(), now.UnixMicro(), openKey(&in), source)
+	if store.IsUniqueViolation(err) {
+		return nil, errs.E(errs.Conflict, "There is already an open request for %s; wait for it to finish or cancel it first", r.Email)
+	}
+	if err != nil {
+		return nil, errs.Wrap(err, "insert request")
+	}
+	if err := s.history(ctx, tx, p.Who(), r, "", StateSubmitted, r.Notes); err != nil {
+		return nil, err
+	}
+	if err := s.log.Record(ctx, tx, audit.New(p.Who(), "access_request.submit", "access_request", r.ID, audit.Success,
+		map[string]string{"type": r.Type, "organisation_id": r.OrganisationID, "email": r.Email})); err != nil {
+		return nil, err
+	}
+	// Routing: an authoriser's submission counts as validated unless the
+	// organisation's service desk validates; the service desk's own
+	// submissions are validated by being made.
+	if o.Routing != org.RoutingServiceDesk || p.StaffsServiceDesk(o.ID) {
+		if err := s.validateTx(ctx, tx, p.Who(), r, "Validated on submission ("+routingNote(o, p)+")"); err != nil {
+			return nil, err
+		}
+		if err := s.save(ctx, tx, r, StateSubmitted); err != nil {
+			return nil, err
+		}
+	} else if err := s.mailSubmitter(ctx, tx, r, "request_submitted"); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func routingNote(o *org.Organisation, p *authz.Principal) string {
+	if p.StaffsServiceDesk(o.ID) {
+		return "raised by the organisation's service desk"
+	}
+	return "the organisation's site authorisers validate"
+}
+
+// wantAccount checks that the person's record account allows the request.
+func wantAccount(typ string, a *RecordAccount) error {
+	status := ""
+	if a != nil {
+		status = a.Status
+	}
+	switch typ {
+	case TypeNewUser:
+		if status != "" && status != AccountDeleted {
+			return errs.E(errs.Conflict, "This person already has a record account (%s); raise an amendment or a reactivation instead", status)
+		}
+	case TypeAmendment:
+		if status == "" || status == AccountDeleted {
+			return errs.E(errs.Conflict, "This person has no record account to amend; raise a new user request")
+		}
+	case TypeReactivation:
+		if status != AccountDeactivated {
+			if status == "" || status == AccountDeleted {
+				return errs.E(errs.Conflict, "This person has no deactivated record account; raise a new user request")
+			}
+			return errs.E(errs.Conflict, "This person's record account is %s, not deactivated", status)
+		}
+	case TypeDeactivation:
+		if status != AccountActive && status != AccountPending {
+			return errs.E(errs.Conflict, "This person has no active record account to deactivate")
+		}
+	case TypeDeletion:
+		if status == "" || status == AccountDeleted {
+			return errs.E(errs.Conflict, "This person has no record account to remove")
+		}
+	}
+	return nil
+}
+
+func flag(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// history records a transition in the request's history.
+func (s *Service) history(ctx context.Context, tx *store.Tx, who audit.Who, r *Request, from, to, note string) error {
+	actor := who.Email
+	if actor == "" {
+		actor = audit.SystemActor
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO access_request_events (id, request_id, at, actor_id, actor, from_state, to_state, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		ident.New(), r.ID, s.clock.Now().UnixMicro(), who.UserID, actor, from, to, note)
+	if err != nil {
+		return errs.Wrap(err, "request history")
+	}
+	return nil
+}
