@@ -211,8 +211,13 @@ func (s *Service) RaiseTx(ctx context.Context, tx *store.Tx, p *authz.Principal,
 		return nil, errs.E(errs.Unauthenticated, "Sign in to continue")
 	}
 	if in.SiteID != "" && in.OrganisationID == "" {
-		if site, err := s.orgs.Site(ctx, p, in.SiteID); err == nil {
-			in.OrganisationID = site.OrganisationID
+		// The site's organisation, whoever asks: permission is checked next.
+		err := tx.QueryRow(ctx, `SELECT organisation_id FROM sites WHERE id = ?`, in.SiteID).Scan(&in.OrganisationID)
+		if store.IsNoRows(err) {
+			return nil, &errs.Error{Code: errs.Invalid, Message: "Choose the site", Fields: []errs.FieldError{{Field: "site_id", Message: "Choose the site"}}}
+		}
+		if err != nil {
+			return nil, errs.Wrap(err, "find site")
 		}
 	}
 	o, err := s.orgs.Organisation(ctx, p, in.OrganisationID)
@@ -376,8 +381,9 @@ func (s *Service) history(ctx context.Context, tx *store.Tx, who audit.Who, r *R
 	if actor == "" {
 		actor = audit.SystemActor
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO access_request_events (id, request_id, at, actor_id, actor, from_state, to_state, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		ident.New(), r.ID, s.clock.Now().UnixMicro(), who.UserID, actor, from, to, note)
+	_, err := tx.Exec(ctx, `INSERT INTO access_request_events (id, request_id, step, at, actor_id, actor, from_state, to_state, note)
+		VALUES (?, ?, (SELECT COUNT(*) + 1 FROM access_request_events WHERE request_id = ?), ?, ?, ?, ?, ?, ?)`,
+		ident.New(), r.ID, r.ID, s.clock.Now().UnixMicro(), who.UserID, actor, from, to, note)
 	if err != nil {
 		return errs.Wrap(err, "request history")
 	}

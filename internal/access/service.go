@@ -162,7 +162,7 @@ func (s *Service) Get(ctx context.Context, p *authz.Principal, id string) (*Requ
 	if !s.canSee(ctx, p, r) {
 		return nil, nil, errs.E(errs.Forbidden, "You do not have permission to see this request")
 	}
-	rows, err := s.db.Query(ctx, `SELECT at, actor_id, actor, from_state, to_state, note FROM access_request_events WHERE request_id = ? ORDER BY at, id`, r.ID)
+	rows, err := s.db.Query(ctx, `SELECT at, actor_id, actor, from_state, to_state, note FROM access_request_events WHERE request_id = ? ORDER BY step`, r.ID)
 	if err != nil {
 		return nil, nil, errs.Wrap(err, "request history")
 	}

@@ -69,6 +69,7 @@ CREATE INDEX access_requests_subject ON access_requests (subject_user_id);
 CREATE TABLE access_request_events (
     id          TEXT PRIMARY KEY,
     request_id  TEXT NOT NULL REFERENCES access_requests(id),
+    step        INTEGER NOT NULL,                -- 1, 2, 3 … within the request
     at          BIGINT NOT NULL,
     actor_id    TEXT NOT NULL,
     actor       TEXT NOT NULL,
@@ -76,7 +77,7 @@ CREATE TABLE access_request_events (
     to_state    TEXT NOT NULL,
     note        TEXT NOT NULL DEFAULT ''
 );
-CREATE INDEX access_request_events_request ON access_request_events (request_id, at);
+CREATE UNIQUE INDEX access_request_events_request ON access_request_events (request_id, step);
 
 -- Days that are not working days besides weekends (England and Wales bank
 -- holidays): data, loaded from an embedded file and editable.
