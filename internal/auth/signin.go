@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/caregate/caregate/internal/audit"
@@ -62,9 +63,10 @@ func (s *Service) SignIn(ctx context.Context, who audit.Who, email, password str
 		return "", nil, errs.E(errs.TooMany, "This account is temporarily locked after too many failed attempts. Try again after %s.",
 			time.UnixMicro(u.lockedUntil).UTC().Format("15:04 MST"))
 	}
-	if u.passwordHash == "" {
-		// An account still waiting for its set-up link costs a hash too, or
-		// timing would tell which addresses have been invited.
+	if u.passwordHash == "" || strings.HasPrefix(u.passwordHash, oneTimePrefix) {
+		// An account still waiting for its set-up link, or holding a
+		// one-time password (checked with a fast hash), costs a full hash
+		// too, or timing would tell which addresses have been invited.
 		CheckPassword(s.dummy, password)
 	}
 	if u.passwordHash == "" || !CheckPassword(u.passwordHash, password) {
