@@ -413,4 +413,3 @@ func TestSessionUnknownTokenAndSignOut(t *testing.T) {
 		}
 	})
 }
-
