@@ -3,6 +3,7 @@ package access_test
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -183,12 +184,7 @@ func TestNewUserCompletionSendsCredentialsSeparately(t *testing.T) {
 			t.Fatalf("password e-mail %+v", pass)
 		}
 		// The one-time password signs in and forces a new password.
-		pw := ""
-		for _, line := range strings.Split(pass.Text, "\n") {
-			if v, ok := strings.CutPrefix(line, "Password: "); ok {
-				pw = strings.TrimSpace(v)
-			}
-		}
+		pw := regexp.MustCompile(`[A-Za-z0-9]{4}-[A-Za-z0-9]{4}-[A-Za-z0-9]{4}-[A-Za-z0-9]{4}`).FindString(pass.Text)
 		if pw == "" {
 			t.Fatalf("no password in %q", pass.Text)
 		}

@@ -139,7 +139,8 @@ func (s *Service) completeTx(ctx context.Context, tx *store.Tx, who audit.Who, r
 var nonLetters = regexp.MustCompile(`[^a-z]`)
 
 // username picks a record user name from the person's name: first initial
-// and family name ("jsmith"), with a number when taken ("jsmith2").
+// and family name ("jsmith"), then "jsmith2", "jsmith3" … Bases never end in
+// a digit, so a numbered name cannot clash with another base.
 func (s *Service) username(ctx context.Context, tx *store.Tx, given, family string) (string, error) {
 	base := nonLetters.ReplaceAllString(strings.ToLower(family), "")
 	if g := nonLetters.ReplaceAllString(strings.ToLower(given), ""); g != "" {
@@ -151,28 +152,16 @@ func (s *Service) username(ctx context.Context, tx *store.Tx, given, family stri
 	if len(base) < 2 {
 		base = "user"
 	}
-	rows, err := tx.Query(ctx, `SELECT username FROM record_accounts WHERE username = ? OR username LIKE ?`, base, base+"%")
+	var n int64
+	err := tx.QueryRow(ctx, `INSERT INTO username_counters (base, n) VALUES (?, 1)
+		ON CONFLICT (base) DO UPDATE SET n = username_counters.n + 1 RETURNING n`, base).Scan(&n)
 	if err != nil {
 		return "", errs.Wrap(err, "choose user name")
 	}
-	taken := map[string]bool{}
-	for rows.Next() {
-		var u string
-		if err := rows.Scan(&u); err != nil {
-			rows.Close()
-			return "", errs.Wrap(err, "choose user name")
-		}
-		taken[u] = true
-	}
-	rows.Close()
-	if !taken[base] {
+	if n == 1 {
 		return base, nil
 	}
-	for i := 2; ; i++ {
-		if c := base + strconv.Itoa(i); !taken[c] {
-			return c, nil
-		}
-	}
+	return base + strconv.FormatInt(n, 10), nil
 }
 
 // grant actions a new-user request: the sign-in identity if the person has
@@ -189,18 +178,23 @@ func (s *Service) grant(ctx context.Context, tx *store.Tx, who audit.Who, r *Req
 			return errs.Wrap(err, "find user")
 		}
 	}
+	created := false
 	if userID == "" {
 		u, err := s.users.CreateUserTx(ctx, tx, who, auth.NewUser{Email: r.Email, GivenName: r.GivenName, FamilyName: r.FamilyName})
 		if err != nil {
 			return err
 		}
-		userID = u.ID
+		userID, created = u.ID, true
 	}
 	r.SubjectUserID = userID
-	acct, err := s.accountTx(ctx, tx, userID)
-	if err != nil && errs.CodeOf(err) != errs.NotFound {
-		return err
+	var acct *RecordAccount
+	if !created {
+		var err error
+		if acct, err = s.accountTx(ctx, tx, userID); err != nil && errs.CodeOf(err) != errs.NotFound {
+			return err
+		}
 	}
+	var err error
 	if acct != nil && acct.Status != AccountDeleted {
 		return errs.E(errs.Conflict, "%s already has a record account (%s)", r.Email, acct.Status)
 	}
@@ -229,20 +223,26 @@ func (s *Service) grant(ctx context.Context, tx *store.Tx, who audit.Who, r *Req
 		return errs.Wrap(err, "queue e-mail")
 	}
 	// Someone who already signs in to the portal keeps their own password.
-	var hash string
-	if err := tx.QueryRow(ctx, `SELECT password_hash FROM users WHERE id = ?`, userID).Scan(&hash); err != nil {
-		return errs.Wrap(err, "read account")
-	}
-	if hash != "" {
-		return nil
+	if !created {
+		var hash string
+		if err := tx.QueryRow(ctx, `SELECT password_hash FROM users WHERE id = ?`, userID).Scan(&hash); err != nil {
+			return errs.Wrap(err, "read account")
+		}
+		if hash != "" {
+			return nil
+		}
 	}
 	pw, err := s.users.SetOneTimePasswordTx(ctx, tx, userID)
 	if err != nil {
 		return err
 	}
 	to, forName := r.Email, ""
-	var recipient string
-	if err := tx.QueryRow(ctx, `SELECT password_recipient FROM organisations WHERE id = ?`, r.OrganisationID).Scan(&recipient); err != nil {
+	recipient, err := memo(tx, "recipient:"+r.OrganisationID, func() (string, error) {
+		var v string
+		err := tx.QueryRow(ctx, `SELECT password_recipient FROM organisations WHERE id = ?`, r.OrganisationID).Scan(&v)
+		return v, err
+	})
+	if err != nil {
 		return errs.Wrap(err, "read organisation")
 	}
 	if recipient != "" {

@@ -28,13 +28,20 @@ func (s *Service) link(path string) string {
 // mailSubmitter tells the person who raised a request what happened to it:
 // at every step, not only at the end.
 func (s *Service) mailSubmitter(ctx context.Context, tx *store.Tx, r *Request, kind string) error {
-	u, err := s.users.User(ctx, r.SubmittedBy)
+	type person struct{ email, name string }
+	u, err := memo(tx, "user:"+r.SubmittedBy, func() (person, error) {
+		var p person
+		var given, family string
+		err := tx.QueryRow(ctx, `SELECT email, given_name, family_name FROM users WHERE id = ?`, r.SubmittedBy).Scan(&p.email, &given, &family)
+		p.name = strings.TrimSpace(given + " " + family)
+		return p, err
+	})
 	if err != nil {
-		return err
+		return errs.Wrap(err, "read submitter")
 	}
 	reason := r.Resolution
-	_, err = s.outbox.Enqueue(ctx, tx, notify.Message{To: u.Email, Kind: kind, RelatedType: "access_request", RelatedID: r.ID,
-		Data: map[string]string{"Name": u.Name(), "Ref": r.Ref, "Title": r.Title, "Type": TypeLabel(r.Type), "State": StateLabel(r.State),
+	_, err = s.outbox.Enqueue(ctx, tx, notify.Message{To: u.email, Kind: kind, RelatedType: "access_request", RelatedID: r.ID,
+		Data: map[string]string{"Name": u.name, "Ref": r.Ref, "Title": r.Title, "Type": TypeLabel(r.Type), "State": StateLabel(r.State),
 			"Question": r.Question, "Reason": reason, "Resolution": r.Resolution, "Link": s.link("/requests/" + r.ID)}})
 	if err != nil {
 		return errs.Wrap(err, "queue e-mail")
@@ -50,4 +57,20 @@ func (s *Service) mailUser(ctx context.Context, tx *store.Tx, r *Request, to, ch
 		return errs.Wrap(err, "queue e-mail")
 	}
 	return nil
+}
+
+type memoKey string
+
+// memo returns a lookup's value, computing it once per transaction: a bulk
+// transaction asks the same questions (the submitter, the organisation)
+// hundreds of times.
+func memo[T any](tx *store.Tx, key string, fn func() (T, error)) (T, error) {
+	if v, ok := tx.Value(memoKey(key)).(T); ok {
+		return v, nil
+	}
+	v, err := fn()
+	if err == nil {
+		tx.SetValue(memoKey(key), v)
+	}
+	return v, err
 }

@@ -220,14 +220,19 @@ func (s *Service) RaiseTx(ctx context.Context, tx *store.Tx, p *authz.Principal,
 			return nil, errs.Wrap(err, "find site")
 		}
 	}
-	o, err := s.orgs.Organisation(ctx, p, in.OrganisationID)
+	o, err := memo(tx, "org:"+p.UserID+":"+in.OrganisationID, func() (*org.Organisation, error) {
+		return s.orgs.Organisation(ctx, p, in.OrganisationID)
+	})
 	if err != nil && errs.CodeOf(err) != errs.Forbidden {
 		if errs.CodeOf(err) == errs.NotFound {
 			return nil, &errs.Error{Code: errs.Invalid, Message: "Choose the organisation", Fields: []errs.FieldError{{Field: "organisation_id", Message: "Choose the organisation"}}}
 		}
 		return nil, err
 	}
-	if err != nil || !s.canRaise(ctx, p, in.OrganisationID, in.SiteID) {
+	may, _ := memo(tx, "raise:"+p.UserID+":"+in.OrganisationID+":"+in.SiteID, func() (bool, error) {
+		return s.canRaise(ctx, p, in.OrganisationID, in.SiteID), nil
+	})
+	if err != nil || !may {
 		return nil, errs.E(errs.Forbidden, "Only a site authoriser of the site or the organisation's service desk may raise requests for its staff")
 	}
 	if in.SourceKey != "" {
@@ -247,10 +252,18 @@ func (s *Service) RaiseTx(ctx context.Context, tx *store.Tx, p *authz.Principal,
 		return nil, errs.E(errs.Conflict, "%s is not taking new access requests (%s)", o.Name, o.Status)
 	}
 	if in.Type == TypeNewUser {
-		on, msg, err := suspended(ctx, tx)
+		type suspension struct {
+			on  bool
+			msg string
+		}
+		sus, err := memo(tx, "suspended", func() (suspension, error) {
+			on, msg, err := suspended(ctx, tx)
+			return suspension{on, msg}, err
+		})
 		if err != nil {
 			return nil, err
 		}
+		on, msg := sus.on, sus.msg
 		if on {
 			if msg == "" {
 				msg = "New access requests are suspended for the whole region."
@@ -275,6 +288,17 @@ func (s *Service) RaiseTx(ctx context.Context, tx *store.Tx, p *authz.Principal,
 		return nil, err
 	}
 
+	// Checked before writing, so that a duplicate in a bulk transaction is
+	// reported without spoiling the transaction (PostgreSQL aborts a
+	// transaction on a failed statement); the unique index still guards
+	// against two at the same moment.
+	var dup int
+	if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM access_requests WHERE open_key = ?`, openKey(&in)).Scan(&dup); err != nil {
+		return nil, errs.Wrap(err, "check duplicates")
+	}
+	if dup > 0 {
+		return nil, errs.E(errs.Conflict, "There is already an open request for %s; wait for it to finish or cancel it first", in.Email)
+	}
 	now := s.clock.Now()
 	r := &Request{ID: ident.New(), Ref: newRef(), Type: in.Type, State: StateSubmitted, OrganisationID: in.OrganisationID, SiteID: in.SiteID,
 		SubjectUserID: subject, Email: in.Email, GivenName: in.GivenName, FamilyName: in.FamilyName, JobTitle: in.JobTitle, Phone: in.Phone,
@@ -388,4 +412,45 @@ func (s *Service) history(ctx context.Context, tx *store.Tx, who audit.Who, r *R
 		return errs.Wrap(err, "request history")
 	}
 	return nil
+}
+
+// ItemResult is the outcome of one request of a bulk submission.
+type ItemResult struct {
+	Request *Request    `json:"request,omitempty"`
+	Error   *errs.Error `json:"error,omitempty"`
+}
+
+// RaiseMany raises many requests (a new intake, say), a chunk per
+// transaction. Each item succeeds or fails on its own; an item with a
+// SourceKey seen before returns the earlier request. Callers: as Raise.
+func (s *Service) RaiseMany(ctx context.Context, p *authz.Principal, ins []Input) ([]ItemResult, error) {
+	if p == nil {
+		return nil, errs.E(errs.Unauthenticated, "Sign in to continue")
+	}
+	if len(ins) > 20000 {
+		return nil, errs.E(errs.Invalid, "Submit at most 20,000 requests at once")
+	}
+	out := make([]ItemResult, len(ins))
+	for start := 0; start < len(ins); start += bulkChunk {
+		end := min(start+bulkChunk, len(ins))
+		err := s.db.InTx(ctx, func(tx *store.Tx) error {
+			for i := start; i < end; i++ {
+				out[i] = ItemResult{}
+				r, err := s.RaiseTx(ctx, tx, p, ins[i])
+				if err != nil {
+					if errs.CodeOf(err) == errs.Internal {
+						return err
+					}
+					out[i].Error = errs.As(err)
+					continue
+				}
+				out[i].Request = r
+			}
+			return nil
+		})
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, nil
 }

@@ -67,9 +67,31 @@ var ErrClosed = errors.New("audit log closed")
 // Record writes ev inside tx: it commits or rolls back with the caller's
 // change. The caller's transaction holds the chain head until it ends, so
 // keep such transactions short.
+//
+// Events are gathered and chained just before the transaction commits, in
+// the order they were recorded: a transaction that records many events (a
+// bulk completion) writes them in a few statements, and the head of the
+// chain is locked only at the end of the transaction, not for its whole
+// length.
 func (l *Log) Record(ctx context.Context, tx *store.Tx, ev Event) error {
-	return l.appendTx(ctx, tx, []*Event{&ev})
+	key := pendingKey{l}
+	buf, _ := tx.Value(key).(*[]*Event)
+	if buf == nil {
+		buf = new([]*Event)
+		tx.SetValue(key, buf)
+		tx.BeforeCommit(func() error {
+			if len(*buf) == 0 {
+				return nil
+			}
+			return l.appendTx(context.WithoutCancel(ctx), tx, *buf)
+		})
+	}
+	*buf = append(*buf, &ev)
+	return nil
 }
+
+// pendingKey keys a transaction's unwritten events.
+type pendingKey struct{ l *Log }
 
 // Append writes ev in a transaction of its own, shared with other concurrent
 // callers, and returns once the event is durably committed (or failed).

@@ -178,12 +178,37 @@ func (db *DB) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
 
 // Tx is a write transaction; its methods rebind placeholders.
 type Tx struct {
-	tx *sql.Tx
-	db *DB
+	tx     *sql.Tx
+	db     *DB
+	before []func() error // run in order just before commit
+	values map[any]any    // per-transaction state of other packages
+}
+
+// BeforeCommit registers fn to run inside the transaction just before it
+// commits; an error rolls the whole transaction back. The audit log uses it
+// to write a transaction's events together, holding the chain head only for
+// that moment.
+func (t *Tx) BeforeCommit(fn func() error) { t.before = append(t.before, fn) }
+
+// Value returns state another package keeps for this transaction.
+func (t *Tx) Value(key any) any { return t.values[key] }
+
+// SetValue keeps state for this transaction (a buffer, a memo of lookups).
+func (t *Tx) SetValue(key, v any) {
+	if t.values == nil {
+		t.values = map[any]any{}
+	}
+	t.values[key] = v
 }
 
 // Dialect returns the engine of the transaction.
 func (t *Tx) Dialect() Dialect { return t.db.Dialect }
+
+// SQL returns the underlying database/sql transaction, for libraries that
+// must join it (the job queue inserts its jobs in the caller's transaction).
+// Queries through it are not rebound: they use the engine's own placeholders.
+// Commit and rollback stay with InTx.
+func (t *Tx) SQL() *sql.Tx { return t.tx }
 
 // Exec runs a statement in the transaction.
 func (t *Tx) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
@@ -212,6 +237,12 @@ func (db *DB) InTx(ctx context.Context, fn func(*Tx) error) error {
 	if err := fn(t); err != nil {
 		_ = tx.Rollback()
 		return err
+	}
+	for i := 0; i < len(t.before); i++ { // hooks may add hooks
+		if err := t.before[i](); err != nil {
+			_ = tx.Rollback()
+			return err
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)

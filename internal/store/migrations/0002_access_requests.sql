@@ -19,6 +19,14 @@ CREATE TABLE record_accounts (
 );
 CREATE INDEX record_accounts_org ON record_accounts (organisation_id, status);
 
+-- How many record user names have been made from each base ("jsmith",
+-- "jsmith2", …), so that choosing one is a single statement even when a
+-- large intake shares a name.
+CREATE TABLE username_counters (
+    base TEXT PRIMARY KEY,
+    n    BIGINT NOT NULL
+);
+
 -- Requests to the back office. open_key is set while a request is open and
 -- cleared when it closes: its unique index refuses a second open request of
 -- the same kind for the same person, on both engines (NULLs never clash).
