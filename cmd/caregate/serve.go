@@ -40,6 +40,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err := demo.Load(ctx, a.DB, a.Users, a.Orgs); err != nil {
 			return err
 		}
+		if err := demo.LoadRequests(ctx, a.DB, a.Users, a.Orgs, a.Access); err != nil {
+			return err
+		}
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
