@@ -431,26 +431,28 @@ func (s *Service) RaiseMany(ctx context.Context, p *authz.Principal, ins []Input
 		return nil, errs.E(errs.Invalid, "Submit at most 20,000 requests at once")
 	}
 	out := make([]ItemResult, len(ins))
-	for start := 0; start < len(ins); start += bulkChunk {
-		end := min(start+bulkChunk, len(ins))
-		err := s.db.InTx(ctx, func(tx *store.Tx) error {
-			for i := start; i < end; i++ {
-				out[i] = ItemResult{}
-				r, err := s.RaiseTx(ctx, tx, p, ins[i])
-				if err != nil {
-					if errs.CodeOf(err) == errs.Internal {
-						return err
-					}
-					out[i].Error = errs.As(err)
-					continue
+	err := s.chunks(ctx, len(ins), func(tx *store.Tx, start, end int) error {
+		for i := start; i < end; i++ {
+			out[i] = ItemResult{}
+			var r *Request
+			err := tx.Savepoint(ctx, func() error {
+				var err error
+				r, err = s.RaiseTx(ctx, tx, p, ins[i])
+				return err
+			})
+			if err != nil {
+				if errs.CodeOf(err) == errs.Internal {
+					return err
 				}
-				out[i].Request = r
+				out[i].Error = errs.As(err)
+				continue
 			}
-			return nil
-		})
-		if err != nil {
-			return out, err
+			out[i].Request = r
 		}
+		return nil
+	})
+	if err != nil {
+		return out, err
 	}
 	return out, nil
 }

@@ -79,6 +79,7 @@ func (l *Log) Record(ctx context.Context, tx *store.Tx, ev Event) error {
 	if buf == nil {
 		buf = new([]*Event)
 		tx.SetValue(key, buf)
+
 		tx.BeforeCommit(func() error {
 			if len(*buf) == 0 {
 				return nil
@@ -86,7 +87,9 @@ func (l *Log) Record(ctx context.Context, tx *store.Tx, ev Event) error {
 			return l.appendTx(context.WithoutCancel(ctx), tx, *buf)
 		})
 	}
+	n := len(*buf)
 	*buf = append(*buf, &ev)
+	tx.OnUndo(func() { *buf = (*buf)[:n] })
 	return nil
 }
 

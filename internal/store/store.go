@@ -182,6 +182,52 @@ type Tx struct {
 	db     *DB
 	before []func() error // run in order just before commit
 	values map[any]any    // per-transaction state of other packages
+	undo   []func()       // undoes in-memory state to the innermost savepoint
+	depth  int            // savepoints open
+	nsp    int
+}
+
+// OnUndo registers fn to undo an in-memory change (an audit event added to
+// the transaction's buffer) if the savepoint it was made in is rolled back.
+// Outside a savepoint it does nothing: the whole transaction rolls back.
+func (t *Tx) OnUndo(fn func()) {
+	if t.depth > 0 {
+		t.undo = append(t.undo, fn)
+	}
+}
+
+// Savepoint runs fn so that, if it fails, everything it wrote is undone
+// while the transaction goes on: a bulk operation skips one bad item without
+// leaving half of it behind (and on PostgreSQL a failed statement no longer
+// spoils the whole transaction).
+func (t *Tx) Savepoint(ctx context.Context, fn func() error) error {
+	t.nsp++
+	name := fmt.Sprintf("sp%d", t.nsp)
+	if _, err := t.tx.ExecContext(ctx, "SAVEPOINT "+name); err != nil {
+		return fmt.Errorf("savepoint: %w", err)
+	}
+	mark := len(t.undo)
+	t.depth++
+	err := fn()
+	t.depth--
+	if err != nil {
+		if _, rerr := t.tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+name); rerr != nil {
+			return fmt.Errorf("rollback to savepoint: %w (after %v)", rerr, err)
+		}
+		for i := len(t.undo) - 1; i >= mark; i-- {
+			t.undo[i]()
+		}
+		t.undo = t.undo[:mark]
+		_, _ = t.tx.ExecContext(ctx, "RELEASE SAVEPOINT "+name)
+		return err
+	}
+	if t.depth == 0 {
+		t.undo = t.undo[:mark] // no outer savepoint can roll these back
+	}
+	if _, err := t.tx.ExecContext(ctx, "RELEASE SAVEPOINT "+name); err != nil {
+		return fmt.Errorf("release savepoint: %w", err)
+	}
+	return nil
 }
 
 // BeforeCommit registers fn to run inside the transaction just before it
