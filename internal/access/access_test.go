@@ -136,6 +136,15 @@ func TestBadInputChangesNothing(t *testing.T) {
 		wantCode(t, err, errs.Forbidden, "outsider")
 		_, err = w.svc.Raise(w.ctx, w.desk, newUser(w.surgery, "b2@nhs.net")) // desk of another organisation
 		wantCode(t, err, errs.Forbidden, "desk of another organisation")
+		mixed := newUser(w.surgery, "b3@nhs.net")
+		mixed.OrganisationID = w.trust.ID // the desk's organisation, but a site of another
+		_, err = w.svc.Raise(w.ctx, w.desk, mixed)
+		wantCode(t, err, errs.Invalid, "site of another organisation")
+		blank := access.Input{Type: access.TypeNewUser, Email: "b4@gmail.com"}
+		_, err = w.svc.Raise(w.ctx, w.authoriser, blank)
+		if fields := errs.As(err).Fields; len(fields) < 4 {
+			t.Errorf("a form without a site reports only %d problems: %+v", len(fields), fields)
+		}
 		var n int
 		if err := w.db.QueryRow(w.ctx, `SELECT COUNT(*) FROM access_requests`).Scan(&n); err != nil || n != 0 {
 			t.Fatalf("%d requests stored after refusals (%v)", n, err)
@@ -397,6 +406,12 @@ func TestOverdueAndQueueFilters(t *testing.T) {
 		}
 		if _, _, err := w.svc.Get(w.ctx, w.outsider, ids[1]); errs.CodeOf(err) != errs.Forbidden {
 			t.Errorf("outsider reading a request: %v", err)
+		}
+		if l, _, _ := w.svc.List(w.ctx, w.backOffice, access.Filter{Query: "_"}); len(l) != 0 {
+			t.Errorf("searching for _ matched %d requests: it must not be a wildcard", len(l))
+		}
+		if l, _, _ := w.svc.List(w.ctx, w.backOffice, access.Filter{Query: "O1@NHS"}); len(l) != 1 {
+			t.Errorf("search by e-mail found %d", len(l))
 		}
 		// Paging.
 		p1, next, _ := w.svc.List(w.ctx, w.backOffice, access.Filter{Limit: 2})

@@ -210,23 +210,41 @@ func (s *Service) RaiseTx(ctx context.Context, tx *store.Tx, p *authz.Principal,
 	if p == nil {
 		return nil, errs.E(errs.Unauthenticated, "Sign in to continue")
 	}
-	if in.SiteID != "" && in.OrganisationID == "" {
-		// The site's organisation, whoever asks: permission is checked next.
-		err := tx.QueryRow(ctx, `SELECT organisation_id FROM sites WHERE id = ?`, in.SiteID).Scan(&in.OrganisationID)
-		if store.IsNoRows(err) {
-			return nil, &errs.Error{Code: errs.Invalid, Message: "Choose the site", Fields: []errs.FieldError{{Field: "site_id", Message: "Choose the site"}}}
-		}
-		if err != nil {
+	// Where the person works: the site's organisation, whoever asks
+	// (permission is checked next), which must be the one named if any.
+	var where errs.Validation
+	if in.SiteID != "" {
+		var siteOrg string
+		err := tx.QueryRow(ctx, `SELECT organisation_id FROM sites WHERE id = ?`, in.SiteID).Scan(&siteOrg)
+		switch {
+		case store.IsNoRows(err):
+			where.Add("site_id", "Choose the site they work at")
+		case err != nil:
 			return nil, errs.Wrap(err, "find site")
+		case in.OrganisationID != "" && in.OrganisationID != siteOrg:
+			where.Add("site_id", "The site is not part of the organisation chosen")
+		default:
+			in.OrganisationID = siteOrg
 		}
 	}
-	o, err := memo(tx, "org:"+p.UserID+":"+in.OrganisationID, func() (*org.Organisation, error) {
-		return s.orgs.Organisation(ctx, p, in.OrganisationID)
-	})
-	if err != nil && errs.CodeOf(err) != errs.Forbidden {
-		if errs.CodeOf(err) == errs.NotFound {
-			return nil, &errs.Error{Code: errs.Invalid, Message: "Choose the organisation", Fields: []errs.FieldError{{Field: "organisation_id", Message: "Choose the organisation"}}}
+	var o *org.Organisation
+	var err error = errs.E(errs.NotFound, "no organisation")
+	if in.OrganisationID != "" {
+		o, err = memo(tx, "org:"+p.UserID+":"+in.OrganisationID, func() (*org.Organisation, error) {
+			return s.orgs.Organisation(ctx, p, in.OrganisationID)
+		})
+	}
+	if errs.CodeOf(err) == errs.NotFound || len(where.Fields) > 0 {
+		// Say everything that is wrong with the form at once.
+		if in.SiteID == "" && !where.Has("site_id") {
+			where.Add("organisation_id", "Choose the organisation, or the site they work at")
 		}
+		if cerr := s.check(&in, nil); cerr != nil {
+			where.Fields = append(where.Fields, errs.As(cerr).Fields...)
+		}
+		return nil, where.Err()
+	}
+	if err != nil && errs.CodeOf(err) != errs.Forbidden {
 		return nil, err
 	}
 	may, _ := memo(tx, "raise:"+p.UserID+":"+in.OrganisationID+":"+in.SiteID, func() (bool, error) {

@@ -238,8 +238,9 @@ func (s *Service) List(ctx context.Context, p *authz.Principal, f Filter) ([]*Re
 		add("subject_user_id = ?", f.Subject)
 	}
 	if q := strings.ToLower(strings.TrimSpace(f.Query)); q != "" {
-		like := "%" + q + "%"
-		add("(email LIKE ? OR LOWER(given_name || ' ' || family_name) LIKE ? OR LOWER(ref) LIKE ?)", like, like, like)
+		// Typed % and _ are searched for, not wildcards.
+		like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(q) + "%"
+		add(`(email LIKE ? ESCAPE '\' OR LOWER(given_name || ' ' || family_name) LIKE ? ESCAPE '\' OR LOWER(ref) LIKE ? ESCAPE '\')`, like, like, like)
 	}
 	if f.Before != "" {
 		var at int64

@@ -168,6 +168,6 @@ type Filter struct {
 	SubmittedBy    string
 	Subject        string // subject user id
 	Query          string // e-mail, name or reference contains
-	Before         string // cursor: ref of the last request of the previous page… (by submitted_at, id)
+	Before         string // cursor from the previous page ("submitted-micros.id")
 	Limit          int
 }

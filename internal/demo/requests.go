@@ -105,7 +105,10 @@ func LoadRequests(ctx context.Context, db *store.DB, users *auth.Service, orgs *
 				return err
 			}},
 		{sarah, newUser("Community Mental Health Team", "dan.hughes@nhs.net", "Dan", "Hughes", "Psychologist", access.RoleCareProfessional),
-			func(r *access.Request) error { _, err := acc.Cancel(ctx, sarah, r.ID, "Raised twice by mistake"); return err }},
+			func(r *access.Request) error {
+				_, err := acc.Cancel(ctx, sarah, r.ID, "Raised twice by mistake")
+				return err
+			}},
 	}
 	for _, st := range steps {
 		r, err := acc.Raise(ctx, st.by, st.in)
