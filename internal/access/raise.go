@@ -254,13 +254,8 @@ func (s *Service) RaiseTx(ctx context.Context, tx *store.Tx, p *authz.Principal,
 		return nil, errs.E(errs.Forbidden, "Only a site authoriser of the site or the organisation's service desk may raise requests for its staff")
 	}
 	if in.SourceKey != "" {
-		var id string
-		err := tx.QueryRow(ctx, `SELECT id FROM access_requests WHERE source_key = ?`, in.SourceKey).Scan(&id)
-		if err == nil {
-			return s.load(ctx, tx, id)
-		}
-		if !store.IsNoRows(err) {
-			return nil, errs.Wrap(err, "find request by source key")
+		if r, err := s.bySourceKey(ctx, tx, in); r != nil || err != nil {
+			return r, err
 		}
 	}
 	if err := s.check(&in, o); err != nil {
@@ -341,6 +336,11 @@ func (s *Service) RaiseTx(ctx context.Context, tx *store.Tx, p *authz.Principal,
 		r.NewEmail, r.FinishingDate, r.Reason, r.LeavingDate, r.Notes, flag(r.AttestDirectCare), flag(r.AttestToldMisuse), flag(r.AttestIGTraining),
 		r.SubmittedBy, now.UnixMicro(), now.UnixMicro(), openKey(&in), source)
 	if store.IsUniqueViolation(err) {
+		if in.SourceKey != "" { // raised at the same moment by another call
+			if r, err := s.bySourceKey(ctx, s.db, in); r != nil || err != nil {
+				return r, err
+			}
+		}
 		return nil, errs.E(errs.Conflict, "There is already an open request for %s; wait for it to finish or cancel it first", r.Email)
 	}
 	if err != nil {
@@ -473,4 +473,23 @@ func (s *Service) RaiseMany(ctx context.Context, p *authz.Principal, ins []Input
 		return out, err
 	}
 	return out, nil
+}
+
+// bySourceKey returns the request raised earlier with the same source key,
+// or nil. Keys are scoped to the organisation: a key used elsewhere is
+// refused, so that guessing one reveals nothing.
+func (s *Service) bySourceKey(ctx context.Context, q store.Querier, in Input) (*Request, error) {
+	var id, orgID string
+	err := q.QueryRow(ctx, `SELECT id, organisation_id FROM access_requests WHERE source_key = ?`, in.SourceKey).Scan(&id, &orgID)
+	if store.IsNoRows(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, errs.Wrap(err, "find request by source key")
+	}
+	if orgID != in.OrganisationID {
+		return nil, &errs.Error{Code: errs.Conflict, Message: "This source key is already in use; choose another",
+			Fields: []errs.FieldError{{Field: "source_key", Message: "Choose another source key"}}}
+	}
+	return s.load(ctx, q, id)
 }
