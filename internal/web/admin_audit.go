@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/csv"
+	"html/template"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -57,8 +58,8 @@ func canReadAudit(p *authz.Principal) bool { return p.IsAdmin() || p.Has(authz.P
 
 type auditData struct {
 	Events []audit.Event
-	Next   string // query string of the next page, when there is one
-	Export string // query string for the CSV export
+	Next   template.URL // the next page, when there is one
+	Export template.URL // the CSV export of the same search
 }
 
 func (h *Handler) auditSearch(w http.ResponseWriter, r *http.Request) {
@@ -90,11 +91,11 @@ func (h *Handler) auditSearch(w http.ResponseWriter, r *http.Request) {
 	if next != "" {
 		nq := cloneQuery(q)
 		nq.Set("before", next)
-		d.Next = nq.Encode()
+		d.Next = template.URL("/admin/audit?" + nq.Encode()) // built by url.Values: safe
 	}
 	eq := cloneQuery(q)
 	eq.Del("before")
-	d.Export = eq.Encode()
+	d.Export = template.URL("/admin/audit/export.csv?" + eq.Encode())
 	pg.Data = d
 	h.render(w, r, http.StatusOK, "audit", pg)
 }

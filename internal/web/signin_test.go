@@ -366,3 +366,29 @@ func TestHostileInputIsRefusedCleanly(t *testing.T) {
 		}
 	})
 }
+
+func TestAuditPagingKeepsTheSearch(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		b := e.browser()
+		for range 3 {
+			b.post("/signin", url.Values{"email": {"admin@nhs.net"}, "password": {"not the password at all"}})
+		}
+		b.signIn("admin@nhs.net")
+		for range 55 { // more than one page (50) of searches
+			b.get("/admin/audit?action=audit.search")
+		}
+		p := b.get("/admin/audit?action=audit.search")
+		older, ok := p.doc.Find("#older").Attr("href")
+		if !ok || !strings.Contains(older, "action=audit.search") || !strings.Contains(older, "before=") {
+			t.Fatalf("older link %q", older)
+		}
+		first := p.text("#events tbody tr td")
+		next := b.get(older)
+		if next.status != http.StatusOK || next.text("#events tbody tr td") == first {
+			t.Fatalf("the older page did not move on: %d", next.status)
+		}
+		if exp, _ := p.doc.Find("#export").Attr("href"); !strings.HasPrefix(exp, "/admin/audit/export.csv?action=audit.search") {
+			t.Errorf("export link %q", exp)
+		}
+	})
+}
