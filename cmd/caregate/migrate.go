@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/caregate/caregate/internal/app"
+	"github.com/caregate/caregate/internal/jobs"
 	"github.com/caregate/caregate/internal/store"
 )
 
@@ -25,6 +26,9 @@ func migrate(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer db.Close()
 	n, err := db.Migrate(ctx)
 	if err != nil {
+		return err
+	}
+	if _, err := jobs.Migrate(ctx, db); err != nil {
 		return err
 	}
 	v, err := db.SchemaVersion(ctx)

@@ -8,10 +8,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/caregate/caregate/internal/app"
 	"github.com/caregate/caregate/internal/demo"
+	"github.com/caregate/caregate/internal/notify"
 )
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -21,6 +23,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.Addr, "addr", "", "listen address HOST:PORT (default 127.0.0.1:8080)")
 	fs.StringVar(&cfg.BaseURL, "base-url", "", "public address used in links sent to people (default $CAREGATE_BASE_URL)")
 	fs.BoolVar(&cfg.TrustProxy, "trust-proxy", false, "trust X-Forwarded-For/-Proto from a load balancer (or CAREGATE_TRUST_PROXY=1)")
+	fs.StringVar(&cfg.SMTPURL, "smtp-url", "", "mail server, smtp://user:password@host:587?tls=starttls|tls|none (default $CAREGATE_SMTP_URL; empty: messages stay in the outbox)")
+	fs.StringVar(&cfg.MailFrom, "mail-from", "", "sender of e-mails (default $CAREGATE_MAIL_FROM, or "+strconv.Quote(notify.DefaultFrom)+")")
 	adminEmail := fs.String("admin-email", "admin@caregate.invalid", "e-mail of the first administrator, on an empty database")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -44,6 +48,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	if err := a.Jobs.Start(ctx); err != nil {
+		return fmt.Errorf("start background jobs: %w", err)
+	}
+	log.Info("e-mail: " + cfg.DescribeMail())
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
@@ -80,6 +88,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer cancel()
 	if err := srv.Shutdown(shutdown); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
+	}
+	// Before the database closes (a.Close): running jobs finish or are
+	// cancelled to run again at the next start.
+	if err := a.Jobs.Stop(shutdown); err != nil {
+		log.Warn("stopping background jobs", "err", err)
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err

@@ -13,6 +13,7 @@ import (
 	"github.com/caregate/caregate/internal/authz"
 	"github.com/caregate/caregate/internal/errs"
 	"github.com/caregate/caregate/internal/ident"
+	"github.com/caregate/caregate/internal/onboarding"
 	"github.com/caregate/caregate/internal/org"
 	"github.com/caregate/caregate/internal/store"
 )
@@ -156,29 +157,6 @@ func (s *Service) check(in *Input, o *org.Organisation) error {
 	return v.Err()
 }
 
-// suspended reads the programme's suspension of new access requests.
-func suspended(ctx context.Context, q store.Querier) (bool, string, error) {
-	rows, err := q.Query(ctx, `SELECT key, value FROM settings WHERE key IN ('requests_suspended', 'requests_suspended_message')`)
-	if err != nil {
-		return false, "", errs.Wrap(err, "read suspension")
-	}
-	defer rows.Close()
-	var on bool
-	var msg string
-	for rows.Next() {
-		var k, val string
-		if err := rows.Scan(&k, &val); err != nil {
-			return false, "", errs.Wrap(err, "read suspension")
-		}
-		if k == "requests_suspended" {
-			on = val == "1"
-		} else {
-			msg = val
-		}
-	}
-	return on, msg, rows.Err()
-}
-
 // openKey is what makes two open requests duplicates: one new-user request
 // per e-mail address, and one open change of any other kind per person.
 func openKey(in *Input) string {
@@ -270,7 +248,7 @@ func (s *Service) RaiseTx(ctx context.Context, tx *store.Tx, p *authz.Principal,
 			msg string
 		}
 		sus, err := memo(tx, "suspended", func() (suspension, error) {
-			on, msg, err := suspended(ctx, tx)
+			on, msg, err := onboarding.Suspension(ctx, tx)
 			return suspension{on, msg}, err
 		})
 		if err != nil {
@@ -278,9 +256,6 @@ func (s *Service) RaiseTx(ctx context.Context, tx *store.Tx, p *authz.Principal,
 		}
 		on, msg := sus.on, sus.msg
 		if on {
-			if msg == "" {
-				msg = "New access requests are suspended for the whole region."
-			}
 			return nil, errs.E(errs.Conflict, "%s", msg)
 		}
 	}

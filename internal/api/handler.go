@@ -8,12 +8,15 @@ import (
 	"slices"
 	"strings"
 
+	accessreq "github.com/caregate/caregate/internal/access"
 	"github.com/caregate/caregate/internal/audit"
 	"github.com/caregate/caregate/internal/auth"
 	"github.com/caregate/caregate/internal/clock"
 	"github.com/caregate/caregate/internal/errs"
 	"github.com/caregate/caregate/internal/httpauth"
 	"github.com/caregate/caregate/internal/ident"
+	"github.com/caregate/caregate/internal/notify"
+	"github.com/caregate/caregate/internal/onboarding"
 	"github.com/caregate/caregate/internal/org"
 	"github.com/caregate/caregate/internal/store"
 )
@@ -30,6 +33,7 @@ type Deps struct {
 	DB        *store.DB
 	Users     *auth.Service
 	Orgs      *org.Service
+	Access    *accessreq.Service
 	Audit     *audit.Log
 	Auth      *httpauth.Authenticator
 	Clock     clock.Clock
@@ -37,6 +41,9 @@ type Deps struct {
 	Log       *slog.Logger
 	Version   string // shown in the OpenAPI document
 	BaseURL   string // public address for links sent to people; empty: the request's host
+
+	Onboarding *onboarding.Service // partner onboarding, size bands, the suspension
+	Outbox     *notify.Outbox      // says whether e-mail is delivered; nil: it is not
 }
 
 // Handler serves the JSON API.
@@ -51,6 +58,11 @@ type Handler struct {
 	log     *slog.Logger
 	version string
 	baseURL string
+	outbox  *notify.Outbox
+
+	requests *accessreq.Service // access requests and record accounts
+
+	onboarding *onboarding.Service // partner onboarding, size bands, the suspension
 
 	routes  []Route
 	probe   *http.ServeMux // the route patterns alone, to tell 404 from 405
@@ -68,8 +80,10 @@ func New(d Deps) *Handler {
 	if d.Version == "" {
 		d.Version = "dev"
 	}
-	h := &Handler{db: d.DB, users: d.Users, orgs: d.Orgs, audit: d.Audit, auth: d.Auth, clock: d.Clock,
-		demo: d.DemoClock, log: d.Log, version: d.Version, baseURL: strings.TrimSuffix(d.BaseURL, "/"), probe: http.NewServeMux()}
+	h := &Handler{db: d.DB, users: d.Users, orgs: d.Orgs, requests: d.Access, audit: d.Audit, auth: d.Auth, clock: d.Clock,
+		demo: d.DemoClock, log: d.Log, version: d.Version, baseURL: strings.TrimSuffix(d.BaseURL, "/"), probe: http.NewServeMux(),
+		outbox: d.Outbox}
+	h.onboarding = d.Onboarding
 	h.routes = h.table()
 	for _, rt := range h.routes {
 		h.probe.Handle(rt.pattern(), http.NotFoundHandler())

@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
 	"reflect"
 	"regexp"
@@ -241,6 +242,21 @@ func (g *schemas) object(t reflect.Type, output bool) map[string]any {
 			continue
 		}
 		name, opts, _ := strings.Cut(tag, ",")
+		if et := f.Type; f.Anonymous && name == "" {
+			// An embedded struct's fields are the outer object's, as
+			// encoding/json marshals them.
+			if et.Kind() == reflect.Pointer {
+				et = et.Elem()
+			}
+			if et.Kind() == reflect.Struct {
+				inner := g.object(et, output)
+				maps.Copy(props, inner["properties"].(map[string]any))
+				if req, ok := inner["required"].([]string); ok {
+					required = append(required, req...)
+				}
+				continue
+			}
+		}
 		if name == "" {
 			name = f.Name
 		}

@@ -133,6 +133,9 @@ func (h *Handler) table() []Route {
 		{Method: "GET", Path: "/openapi.json", Summary: "This API's OpenAPI 3.1 document", Roles: rolesPublic,
 			access: public, serve: h.getOpenAPI},
 	}
+	rs = append(rs, h.accessRoutes()...)
+	rs = append(rs, h.onboardingRoutes()...)
+	rs = append(rs, h.outboxRoutes()...)
 	if h.demo != nil {
 		rs = append(rs,
 			Route{Method: "GET", Path: "/demo/clock", Summary: "The demo clock's current time (demo mode only)", Roles: rolesSignedIn,

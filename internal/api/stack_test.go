@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	accessreq "github.com/caregate/caregate/internal/access"
 	"github.com/caregate/caregate/internal/api"
 	"github.com/caregate/caregate/internal/audit"
 	"github.com/caregate/caregate/internal/auth"
@@ -22,6 +23,7 @@ import (
 	"github.com/caregate/caregate/internal/clock"
 	"github.com/caregate/caregate/internal/httpauth"
 	"github.com/caregate/caregate/internal/ident"
+	"github.com/caregate/caregate/internal/onboarding"
 	"github.com/caregate/caregate/internal/org"
 	"github.com/caregate/caregate/internal/store"
 )
@@ -66,6 +68,8 @@ type stack struct {
 	as           map[string]*caller
 	org1, org2   *org.Organisation
 	siteA, siteB *org.Site
+	requests     *accessreq.Service
+	onboarding   *onboarding.Service
 	spare        *auth.User // an account without roles, for account changes
 	adminP       *authz.Principal
 	n            atomic.Int64
@@ -100,9 +104,12 @@ func newStack(t *testing.T, db *store.DB, o stackOpts) *stack {
 	// Cheap password hashing: the tests are about the API, not argon2.
 	s.users = auth.NewService(db, s.log, s.clk, auth.Config{Hash: auth.HashParams{Time: 1, MemoryKiB: 64, Threads: 1}})
 	s.orgs = org.NewService(db, s.log, s.clk, s.users)
+	s.requests = newRequests(t, s)
+	s.onboarding = onboarding.NewService(db, s.log, s.clk, s.orgs)
 	a := httpauth.New(db, s.users, []byte("test-csrf-key-0123456789abcdef0123"), false, false)
-	d := api.Deps{DB: db, Users: s.users, Orgs: s.orgs, Audit: s.log, Auth: a, Clock: s.clk,
+	d := api.Deps{DB: db, Users: s.users, Orgs: s.orgs, Access: s.requests, Audit: s.log, Auth: a, Clock: s.clk,
 		Log: slog.New(slog.NewTextHandler(s.logs, nil)), Version: "test"}
+	d.Onboarding = s.onboarding
 	if o.demo {
 		d.DemoClock = s.clk
 	}

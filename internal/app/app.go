@@ -17,7 +17,9 @@ import (
 	"github.com/caregate/caregate/internal/auth"
 	"github.com/caregate/caregate/internal/clock"
 	"github.com/caregate/caregate/internal/httpauth"
+	"github.com/caregate/caregate/internal/jobs"
 	"github.com/caregate/caregate/internal/notify"
+	"github.com/caregate/caregate/internal/onboarding"
 	"github.com/caregate/caregate/internal/org"
 	"github.com/caregate/caregate/internal/store"
 	"github.com/caregate/caregate/internal/web"
@@ -36,30 +38,37 @@ type Options struct {
 
 // App is one running caregate process's parts.
 type App struct {
-	Config    Config
-	DB        *store.DB
-	Clock     clock.Clock
-	DemoClock *clock.Offset // nil unless demo mode
-	Audit     *audit.Log
-	Users     *auth.Service
-	Orgs      *org.Service
-	Outbox    *notify.Outbox
-	Access    *access.Service
-	Auth      *httpauth.Authenticator
-	Web       *web.Handler
-	API       *api.Handler
-	Log       *slog.Logger
-	Metrics   *prometheus.Registry
-	handler   http.Handler
+	Config     Config
+	DB         *store.DB
+	Clock      clock.Clock
+	DemoClock  *clock.Offset // nil unless demo mode
+	Audit      *audit.Log
+	Users      *auth.Service
+	Orgs       *org.Service
+	Outbox     *notify.Outbox // every e-mail goes through it
+	Jobs       *jobs.Runner   // background work; started by serve, not by New
+	Access     *access.Service
+	Onboarding *onboarding.Service
+	Auth       *httpauth.Authenticator
+	Web        *web.Handler
+	API        *api.Handler
+	Log        *slog.Logger
+	Metrics    *prometheus.Registry
+	handler    http.Handler
 }
 
-// OpenStore opens and migrates the database named by cfg.
+// OpenStore opens and migrates the database named by cfg: CareGate's
+// tables, then the job queue's.
 func OpenStore(ctx context.Context, cfg Config) (*store.DB, error) {
 	db, err := store.Open(ctx, cfg.StoreOptions())
 	if err != nil {
 		return nil, err
 	}
 	if _, err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if _, err := jobs.Migrate(ctx, db); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -101,7 +110,11 @@ func New(ctx context.Context, cfg Config, o Options) (*App, error) {
 		return nil, err
 	}
 	a.Audit, a.Users, a.Orgs = Services(a.DB, a.Clock, o.Auth)
-	a.Outbox = notify.NewOutbox(a.Clock)
+	if err := a.mail(cfg); err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.Onboarding = onboarding.NewService(a.DB, a.Audit, a.Clock, a.Orgs)
 	if a.Access, err = access.NewService(ctx, a.DB, a.Audit, a.Clock, a.Users, a.Orgs, a.Outbox, nil,
 		access.Config{ServiceName: cfg.ServiceName, BaseURL: cfg.BaseURL}); err != nil {
 		a.Close()
@@ -122,24 +135,47 @@ func New(ctx context.Context, cfg Config, o Options) (*App, error) {
 	if cfg.Demo {
 		demo = &web.Demo{Accounts: o.DemoAccounts, Clock: a.DemoClock}
 	}
-	a.Web, err = web.New(web.Deps{DB: a.DB, Users: a.Users, Orgs: a.Orgs, Audit: a.Audit, Auth: a.Auth, Clock: a.Clock,
-		Assets: assets, Demo: demo, Log: a.Log, BaseURL: cfg.BaseURL})
+	a.Web, err = web.New(web.Deps{DB: a.DB, Users: a.Users, Orgs: a.Orgs, Access: a.Access, Audit: a.Audit, Auth: a.Auth, Clock: a.Clock,
+		Assets: assets, Demo: demo, Log: a.Log, BaseURL: cfg.BaseURL, Onboarding: a.Onboarding, Outbox: a.Outbox})
 	if err != nil {
 		a.Close()
 		return nil, err
 	}
-	a.API = api.New(api.Deps{DB: a.DB, Users: a.Users, Orgs: a.Orgs, Audit: a.Audit, Auth: a.Auth, Clock: a.Clock,
-		DemoClock: a.DemoClock, Log: a.Log, Version: Version, BaseURL: cfg.BaseURL})
+	a.API = api.New(api.Deps{DB: a.DB, Users: a.Users, Orgs: a.Orgs, Access: a.Access, Audit: a.Audit, Auth: a.Auth, Clock: a.Clock,
+		DemoClock: a.DemoClock, Log: a.Log, Version: Version, BaseURL: cfg.BaseURL, Onboarding: a.Onboarding, Outbox: a.Outbox})
 	a.Metrics = prometheus.NewRegistry()
 	a.handler = a.routes(assets)
 	return a, nil
 }
 
+// mail builds the job runner and the outbox. The runner is not started
+// here: serve starts it, and tests that need delivery start it themselves.
+func (a *App) mail(cfg Config) error {
+	mailer, err := cfg.Mailer()
+	if err != nil {
+		return err
+	}
+	if a.Jobs, err = jobs.New(a.DB, a.Log, a.Clock); err != nil {
+		return err
+	}
+	a.Outbox, err = notify.NewOutboxWith(notify.Options{Clock: a.Clock, Mailer: mailer, DB: a.DB, Jobs: a.Jobs,
+		Audit: a.Audit, Log: a.Log})
+	return err
+}
+
 // Handler is the whole HTTP surface.
 func (a *App) Handler() http.Handler { return a.handler }
 
-// Close stops the audit writer and closes the database.
+// Close stops the background jobs (waiting up to 10 s for those running)
+// and the audit writer, and closes the database.
 func (a *App) Close() {
+	if a.Jobs != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := a.Jobs.Stop(ctx); err != nil {
+			a.Log.Warn("stopping background jobs", "err", err)
+		}
+		cancel()
+	}
 	if a.Audit != nil {
 		a.Audit.Close()
 	}

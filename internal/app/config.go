@@ -3,10 +3,12 @@ package app
 import (
 	"fmt"
 	"net"
+	"net/mail"
 	"net/url"
 	"os"
 	"strings"
 
+	"github.com/caregate/caregate/internal/notify"
 	"github.com/caregate/caregate/internal/store"
 )
 
@@ -27,6 +29,13 @@ type Config struct {
 	// ServiceName is the shared care record's name, used in request titles
 	// and e-mails (default "Shared Care Record"; CAREGATE_SERVICE_NAME).
 	ServiceName string
+	// SMTPURL names the mail server, smtp://user:password@host:587?tls=starttls
+	// (tls=starttls|tls|none; CAREGATE_SMTP_URL). Empty: messages are kept in
+	// the outbox, where administrators read them in the portal.
+	SMTPURL string
+	// MailFrom is the sender of every message (default notify.DefaultFrom;
+	// CAREGATE_MAIL_FROM).
+	MailFrom string
 }
 
 // FromEnv fills unset fields from the environment and defaults.
@@ -48,6 +57,12 @@ func (c *Config) FromEnv() {
 	}
 	if c.ServiceName == "" {
 		c.ServiceName = os.Getenv("CAREGATE_SERVICE_NAME")
+	}
+	if c.SMTPURL == "" {
+		c.SMTPURL = os.Getenv("CAREGATE_SMTP_URL")
+	}
+	if c.MailFrom == "" {
+		c.MailFrom = os.Getenv("CAREGATE_MAIL_FROM")
 	}
 	if os.Getenv("CAREGATE_TRUST_PROXY") == "1" {
 		c.TrustProxy = true
@@ -75,7 +90,47 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("the base URL must be like https://caregate.example.nhs.uk (got %q)", c.BaseURL)
 		}
 	}
+	if _, err := c.Mailer(); err != nil {
+		return err
+	}
 	return nil
+}
+
+// Mailer returns the SMTP mailer the configuration names, or nil when no
+// SMTP server is configured. Its errors never repeat the password.
+func (c *Config) Mailer() (notify.Mailer, error) {
+	if c.SMTPURL == "" {
+		if c.MailFrom != "" {
+			if _, err := mail.ParseAddress(c.MailFrom); err != nil {
+				return nil, fmt.Errorf("--mail-from must be an address like %q (got %q)", notify.DefaultFrom, c.MailFrom)
+			}
+		}
+		return nil, nil
+	}
+	sc, err := notify.ParseSMTPURL(c.SMTPURL)
+	if err != nil {
+		return nil, fmt.Errorf("--smtp-url: %w", err)
+	}
+	if c.MailFrom != "" {
+		sc.From = c.MailFrom
+	}
+	m, err := notify.NewSMTP(sc)
+	if err != nil {
+		return nil, fmt.Errorf("--mail-from: %w", err)
+	}
+	return m, nil
+}
+
+// DescribeMail says where messages go, without secrets, for logs.
+func (c *Config) DescribeMail() string {
+	if c.SMTPURL == "" {
+		return "no SMTP server: messages are kept in the outbox (Administration, Outbox)"
+	}
+	sc, err := notify.ParseSMTPURL(c.SMTPURL)
+	if err != nil {
+		return "an SMTP server (URL not valid)"
+	}
+	return "SMTP " + sc.String()
 }
 
 // StoreOptions selects the database.

@@ -133,6 +133,9 @@ func Load(ctx context.Context, db *store.DB, users *auth.Service, orgs *org.Serv
 	if _, err := orgs.AppointServiceDesk(ctx, pr, orgIDs["RX9"], org.Appointee{Email: "daniel.evans@nhs.net"}); err != nil {
 		return fmt.Errorf("demo service desk: %w", err)
 	}
+	if err := loadOnboarding(ctx, db, orgs, pr); err != nil {
+		return err
+	}
 	members := []struct{ site, email, title, category string }{
 		{"District Nursing North", "amir.khan@nhs.net", "District Nurse", "Nursing and midwifery"},
 		{"District Nursing North", "sarah.jones@nhs.net", "Team Leader", "Nursing and midwifery"},

@@ -1,52 +1,222 @@
 // Package notify sends e-mail through a durable outbox. A change that causes
-// a message calls Enqueue inside its own transaction, so the message exists
-// if and only if the change committed; background jobs deliver it over SMTP
-// with retries. Without SMTP configured the messages stay in the outbox,
-// where administrators read them in the portal.
+// a message calls Enqueue inside its own transaction, so the message (and
+// the job that delivers it) exists if and only if the change committed;
+// background jobs deliver it over SMTP with retries and back-off, and mark it
+// sent only once the server has accepted it. Without SMTP configured the
+// messages stay in the outbox, where administrators read them in the portal.
 package notify
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
+	"time"
 
+	"github.com/riverqueue/river"
+
+	"github.com/caregate/caregate/internal/audit"
 	"github.com/caregate/caregate/internal/clock"
 	"github.com/caregate/caregate/internal/ident"
+	"github.com/caregate/caregate/internal/jobs"
 	"github.com/caregate/caregate/internal/store"
 )
 
-// Message is one e-mail to queue. Kind names its template; Data fills it.
+// Message is one e-mail to queue. Kind names its template (see the Kind
+// constants); Data fills it.
 type Message struct {
 	To          string
 	Kind        string
 	Data        map[string]string
 	RelatedType string // what it is about, e.g. "access_request"
 	RelatedID   string
-	Sensitive   bool // carries a secret (a one-time password)
+	Sensitive   bool // carries a secret (a one-time password); credentials_password always does
 }
 
-// Outbox queues messages.
+// Outbox queues messages and, when it has a mail server, delivers them.
 type Outbox struct {
-	clock clock.Clock
+	clock     clock.Clock
+	templates map[string]kindTemplates
+
+	// Delivery; all nil without an SMTP server.
+	db     *store.DB
+	jobs   *jobs.Runner
+	mailer Mailer
+	audit  *audit.Log
+	log    *slog.Logger
+	retry  Retry
 }
 
-// NewOutbox returns the outbox.
-func NewOutbox(c clock.Clock) *Outbox { return &Outbox{clock: c} }
+// Retry is the delivery schedule of a message the mail server did not
+// accept: the first retry after First, each later one after twice the last
+// wait, never more than Max; once the message is GiveUpAfter old (by the
+// CareGate clock) it is marked failed and no longer tried.
+type Retry struct {
+	First       time.Duration // default 30 s
+	Max         time.Duration // default 1 h
+	GiveUpAfter time.Duration // default 24 h
+	// Recheck bounds how long a waiting delivery sleeps before it looks at
+	// the clock again (default 1 min), so that a clock moved forward (demo
+	// mode, tests) brings the next attempt forward too.
+	Recheck time.Duration
+}
 
-// Enqueue renders m and writes it to the outbox inside tx, due at once.
+func (r Retry) withDefaults() Retry {
+	if r.First <= 0 {
+		r.First = 30 * time.Second
+	}
+	if r.Max <= 0 {
+		r.Max = time.Hour
+	}
+	if r.GiveUpAfter <= 0 {
+		r.GiveUpAfter = 24 * time.Hour
+	}
+	if r.Recheck <= 0 {
+		r.Recheck = time.Minute
+	}
+	return r
+}
+
+// after returns the wait before the next attempt, given how many attempts
+// have failed (1 or more).
+func (r Retry) after(failed int) time.Duration {
+	d := r.First
+	for i := 1; i < failed && d < r.Max; i++ {
+		d *= 2
+	}
+	return min(d, r.Max)
+}
+
+// NewOutbox returns an outbox that keeps messages without delivering them
+// (the embedded default, and tests of the code that enqueues).
+func NewOutbox(c clock.Clock) *Outbox {
+	o, err := NewOutboxWith(Options{Clock: c})
+	if err != nil {
+		// Only delivery options can be wrong, and there are none here; the
+		// templates are embedded and parsed by every test run.
+		panic("notify: " + err.Error())
+	}
+	return o
+}
+
+// Options configure an outbox that delivers.
+type Options struct {
+	Clock clock.Clock
+	// Mailer hands messages to the mail server; nil keeps them in the
+	// outbox (no delivery attempts), readable in the portal.
+	Mailer Mailer
+	// DB and Jobs are required with a Mailer: Enqueue inserts a delivery
+	// job beside each message, and the Runner works them.
+	DB   *store.DB
+	Jobs *jobs.Runner
+	// Audit records messages given up on (optional).
+	Audit *audit.Log
+	Log   *slog.Logger
+	Retry Retry
+}
+
+// NewOutboxWith returns an outbox configured by o. With a Mailer it
+// registers on o.Jobs the delivery worker and a sweep (every minute, and at
+// start) that queues a delivery for every pending message that has none:
+// messages kept while no server was configured, or whose job was lost.
+func NewOutboxWith(o Options) (*Outbox, error) {
+	t, err := parseTemplates()
+	if err != nil {
+		return nil, err
+	}
+	if o.Clock == nil {
+		o.Clock = clock.System{}
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	ob := &Outbox{clock: o.Clock, templates: t, log: o.Log, retry: o.Retry.withDefaults()}
+	if o.Mailer == nil {
+		return ob, nil
+	}
+	if o.DB == nil || o.Jobs == nil {
+		return nil, errors.New("notify: delivery needs the database and the job runner")
+	}
+	ob.db, ob.jobs, ob.mailer, ob.audit = o.DB, o.Jobs, o.Mailer, o.Audit
+	jobs.Register(o.Jobs, &deliverWorker{o: ob})
+	o.Jobs.Every("outbox_sweep", time.Minute, ob.sweep)
+	return ob, nil
+}
+
+// Delivers reports whether this outbox sends messages (an SMTP server is
+// configured). When it does not, messages stay pending in the outbox.
+func (o *Outbox) Delivers() bool { return o != nil && o.mailer != nil }
+
+// Enqueue renders m and writes it to the outbox inside tx, due at once, and
+// (when delivering) queues its delivery job in the same transaction. It
+// refuses an unknown kind, missing data and a missing recipient. It returns
+// the message's id.
 func (o *Outbox) Enqueue(ctx context.Context, tx *store.Tx, m Message) (string, error) {
-	now := o.clock.Now().UnixMicro()
-	subject, text, html, err := render(m.Kind, m.Data)
+	ids, err := o.EnqueueMany(ctx, tx, []Message{m})
 	if err != nil {
 		return "", err
 	}
-	id := ident.New()
-	sensitive := 0
-	if m.Sensitive {
-		sensitive = 1
+	return ids[0], nil
+}
+
+// insertChunk bounds the rows of one multi-row INSERT (11 parameters each,
+// well under SQLite's parameter limit).
+const insertChunk = 50
+
+// EnqueueMany is Enqueue for several messages at once, for bulk actions: the
+// rows go in multi-row inserts and their delivery jobs in one batch (one
+// statement on PostgreSQL), which costs much less than one Enqueue each. It
+// writes nothing if any message is refused. It returns the ids in order.
+func (o *Outbox) EnqueueMany(ctx context.Context, tx *store.Tx, ms []Message) ([]string, error) {
+	now := o.clock.Now().UnixMicro()
+	ids := make([]string, len(ms))
+	rows := make([][]any, len(ms))
+	for i, m := range ms {
+		k, err := check(m)
+		if err != nil {
+			return nil, err
+		}
+		subject, text, html, err := o.render(m.Kind, m.Data)
+		if err != nil {
+			return nil, err
+		}
+		sensitive := 0
+		if m.Sensitive || k.sensitive {
+			sensitive = 1
+		}
+		ids[i] = ident.New()
+		rows[i] = []any{ids[i], now, m.To, subject, text, html, m.Kind, m.RelatedType, m.RelatedID, now, sensitive}
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO outbox (id, created_at, to_addr, subject, text_body, html_body, kind, related_type, related_id, next_attempt_at, sensitive)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, id, now, m.To, subject, text, html, m.Kind, m.RelatedType, m.RelatedID, now, sensitive); err != nil {
-		return "", fmt.Errorf("queue e-mail: %w", err)
+	const cols = `INSERT INTO outbox (id, created_at, to_addr, subject, text_body, html_body, kind, related_type, related_id, next_attempt_at, sensitive) VALUES `
+	const values = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	for len(rows) > 0 {
+		n := min(len(rows), insertChunk)
+		q := cols + values + strings.Repeat(", "+values, n-1)
+		args := make([]any, 0, n*11)
+		for _, r := range rows[:n] {
+			args = append(args, r...)
+		}
+		if _, err := tx.Exec(ctx, q, args...); err != nil {
+			return nil, fmt.Errorf("queue e-mail: %w", err)
+		}
+		rows = rows[n:]
 	}
-	return id, nil
+	if o.Delivers() && len(ids) > 0 {
+		if err := o.queueDeliveries(ctx, tx, ids); err != nil {
+			return nil, err
+		}
+	}
+	return ids, nil
+}
+
+// queueDeliveries inserts the delivery jobs of messages, skipping any
+// message whose job is already queued, waiting or running.
+func (o *Outbox) queueDeliveries(ctx context.Context, tx *store.Tx, ids []string) error {
+	ps := make([]river.InsertManyParams, len(ids))
+	for i, id := range ids {
+		ps[i] = river.InsertManyParams{Args: deliverArgs{ID: id}, InsertOpts: &river.InsertOpts{UniqueOpts: jobs.UniqueWhileLive()}}
+	}
+	_, err := o.jobs.InsertManyTx(ctx, tx, ps)
+	return err
 }

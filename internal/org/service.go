@@ -116,9 +116,57 @@ func (s *Service) getOrg(ctx context.Context, q store.Querier, id string) (*Orga
 // CreateOrganisation adds a partner organisation. Callers: administrators.
 // Errors: Forbidden, Invalid, Conflict (ODS code in use).
 func (s *Service) CreateOrganisation(ctx context.Context, p *authz.Principal, in OrganisationInput) (*Organisation, error) {
+	var o *Organisation
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		o, err = s.CreateOrganisationTx(ctx, tx, p, in)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// CreateOrganisationTx is CreateOrganisation inside the caller's transaction,
+// for a change that must commit together with the new organisation (partner
+// onboarding's go-live). Callers and errors as CreateOrganisation.
+func (s *Service) CreateOrganisationTx(ctx context.Context, tx *store.Tx, p *authz.Principal, in OrganisationInput) (*Organisation, error) {
 	if err := authz.Require(p, authz.Admin); err != nil {
 		return nil, err
 	}
+	o, err := newOrganisation(in)
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock.Now()
+	o.ID, o.CreatedAt, o.UpdatedAt = ident.New(), now, now
+	_, err = tx.Exec(ctx, `INSERT INTO organisations (`+orgColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		o.ID, o.ODSCode, o.Name, o.Status, o.ISALevel, o.Routing, strings.Join(o.AllowedDomains, ","), o.PasswordRecipient,
+		now.UnixMicro(), now.UnixMicro())
+	if store.IsUniqueViolation(err) {
+		return nil, odsConflict(o.ODSCode)
+	}
+	if err != nil {
+		return nil, errs.Wrap(err, "insert organisation")
+	}
+	if err := s.log.Record(ctx, tx, audit.New(p.Who(), "organisation.create", "organisation", o.ID, audit.Success,
+		map[string]string{"ods_code": o.ODSCode, "name": o.Name})); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// CheckOrganisation validates in as CreateOrganisation would, storing
+// nothing, so that a caller (onboarding) can refuse at once what would fail
+// later. Errors: Invalid.
+func CheckOrganisation(in OrganisationInput) error {
+	_, err := newOrganisation(in)
+	return err
+}
+
+// newOrganisation applies in to the defaults of a new organisation.
+func newOrganisation(in OrganisationInput) (*Organisation, error) {
 	o := &Organisation{Status: StatusActive, ISALevel: ISAReadOnly, Routing: RoutingSiteAuthoriser,
 		AllowedDomains: slices.Clone(DefaultDomains)}
 	if in.ODSCode == nil {
@@ -126,24 +174,6 @@ func (s *Service) CreateOrganisation(ctx context.Context, p *authz.Principal, in
 		in.ODSCode = &empty
 	}
 	if err := in.apply(o); err != nil {
-		return nil, err
-	}
-	now := s.clock.Now()
-	o.ID, o.CreatedAt, o.UpdatedAt = ident.New(), now, now
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO organisations (`+orgColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			o.ID, o.ODSCode, o.Name, o.Status, o.ISALevel, o.Routing, strings.Join(o.AllowedDomains, ","), o.PasswordRecipient,
-			now.UnixMicro(), now.UnixMicro())
-		if store.IsUniqueViolation(err) {
-			return odsConflict(o.ODSCode)
-		}
-		if err != nil {
-			return errs.Wrap(err, "insert organisation")
-		}
-		return s.log.Record(ctx, tx, audit.New(p.Who(), "organisation.create", "organisation", o.ID, audit.Success,
-			map[string]string{"ods_code": o.ODSCode, "name": o.Name}))
-	})
-	if err != nil {
 		return nil, err
 	}
 	return o, nil

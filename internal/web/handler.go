@@ -8,12 +8,15 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	accessreq "github.com/caregate/caregate/internal/access"
 	"github.com/caregate/caregate/internal/audit"
 	"github.com/caregate/caregate/internal/auth"
 	"github.com/caregate/caregate/internal/authz"
 	"github.com/caregate/caregate/internal/clock"
 	"github.com/caregate/caregate/internal/errs"
 	"github.com/caregate/caregate/internal/httpauth"
+	"github.com/caregate/caregate/internal/notify"
+	"github.com/caregate/caregate/internal/onboarding"
 	"github.com/caregate/caregate/internal/org"
 	"github.com/caregate/caregate/internal/store"
 )
@@ -38,6 +41,7 @@ type Deps struct {
 	DB     *store.DB
 	Users  *auth.Service
 	Orgs   *org.Service
+	Access *accessreq.Service
 	Audit  *audit.Log
 	Auth   *httpauth.Authenticator
 	Clock  clock.Clock
@@ -47,6 +51,12 @@ type Deps struct {
 	// BaseURL is the public address used in links sent to people (set-up
 	// links); empty means the address the request came in on.
 	BaseURL string
+	// Onboarding serves partner onboarding and the suspension banner; nil
+	// leaves the banner out.
+	Onboarding *onboarding.Service
+	// Outbox says whether e-mail is delivered (it decides whether the
+	// portal may show a pending one-time password); nil: it is not.
+	Outbox *notify.Outbox
 }
 
 // Handler serves the portal pages.
@@ -54,6 +64,7 @@ type Handler struct {
 	db        *store.DB
 	users     *auth.Service
 	orgs      *org.Service
+	access    *accessreq.Service
 	audit     *audit.Log
 	auth      *httpauth.Authenticator
 	clock     clock.Clock
@@ -63,6 +74,9 @@ type Handler struct {
 	templates map[string]*template.Template
 	routes    []string
 	baseURL   string
+
+	onboarding *onboarding.Service
+	outbox     *notify.Outbox
 }
 
 // New parses the templates and returns the portal handler.
@@ -74,8 +88,9 @@ func New(d Deps) (*Handler, error) {
 	if d.Log == nil {
 		d.Log = slog.Default()
 	}
-	return &Handler{db: d.DB, users: d.Users, orgs: d.Orgs, audit: d.Audit, auth: d.Auth, clock: d.Clock,
-		assets: d.Assets, demo: d.Demo, log: d.Log, templates: t, baseURL: strings.TrimSuffix(d.BaseURL, "/")}, nil
+	return &Handler{db: d.DB, users: d.Users, orgs: d.Orgs, access: d.Access, audit: d.Audit, auth: d.Auth, clock: d.Clock,
+		assets: d.Assets, demo: d.Demo, log: d.Log, templates: t, baseURL: strings.TrimSuffix(d.BaseURL, "/"),
+		onboarding: d.Onboarding, outbox: d.Outbox}, nil
 }
 
 // Routes lists the registered route patterns (for the permission matrix).
@@ -136,6 +151,9 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	h.handle(mux, "POST /admin/users/{id}/setup-link", signedIn, h.userSetupLink)
 	h.handle(mux, "GET /admin/audit", signedIn, h.auditSearch)
 	h.handle(mux, "GET /admin/audit/export.csv", signedIn, h.auditExport)
+	h.registerOutbox(mux)
+	h.registerOnboarding(mux)
+	h.registerRequests(mux)
 	// Anything else is a page that does not exist.
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, errs.E(errs.NotFound, "If you typed the web address, check it is correct. If you pasted it, check you copied the whole address."))

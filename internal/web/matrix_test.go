@@ -55,6 +55,40 @@ var routeAccess = map[string][]string{
 	"POST /admin/users/{id}/setup-link": {authz.Admin},
 	"GET /admin/audit":                  {authz.Admin, authz.PrivacyOfficer},
 	"GET /admin/audit/export.csv":       {authz.Admin, authz.PrivacyOfficer},
+	"GET /admin/outbox":                 {authz.Admin},
+	"GET /admin/outbox/{id}":            {authz.Admin},
+	// Access requests. The list is open to anyone signed in and shows only
+	// what each may see. The form is for site authorisers and service desks.
+	// The matrix uses a made-up request id, so a request's page and every
+	// action on one answer 404 to everyone signed in (the service looks the
+	// request up before it checks the role); who may act on a real request
+	// is tested in TestRequestPermissions.
+	"GET /requests":                {"signed-in"},
+	"GET /requests/new":            {authz.SiteAuthoriser, authz.ServiceDesk},
+	"POST /requests":               {authz.SiteAuthoriser, authz.ServiceDesk},
+	"POST /requests/complete":      {authz.BackOffice},
+	"GET /requests/{id}":           {"signed-in"},
+	"POST /requests/{id}/validate": {"signed-in"},
+	"POST /requests/{id}/assign":   {"signed-in"},
+	"POST /requests/{id}/ask":      {"signed-in"},
+	"POST /requests/{id}/answer":   {"signed-in"},
+	"POST /requests/{id}/cancel":   {"signed-in"},
+	"POST /requests/{id}/reject":   {"signed-in"},
+	"POST /requests/{id}/complete": {"signed-in"},
+	// Partner onboarding: applicants contact the programme team, so every
+	// page is for programme administrators.
+	"GET /admin/onboarding":                {authz.Admin},
+	"GET /admin/onboarding/new":            {authz.Admin},
+	"POST /admin/onboarding":               {authz.Admin},
+	"GET /admin/onboarding/{id}":           {authz.Admin},
+	"GET /admin/onboarding/{id}/edit":      {authz.Admin},
+	"POST /admin/onboarding/{id}":          {authz.Admin},
+	"POST /admin/onboarding/{id}/decision": {authz.Admin},
+	"POST /admin/onboarding/{id}/go-live":  {authz.Admin},
+	"GET /admin/size-bands":                {authz.Admin},
+	"POST /admin/size-bands":               {authz.Admin},
+	"GET /admin/suspension":                {authz.Admin},
+	"POST /admin/suspension":               {authz.Admin},
 }
 
 // Sign-in and sign-out change the visitor's own state; their scenarios test them.

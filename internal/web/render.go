@@ -33,6 +33,7 @@ type Page struct {
 	Demo      bool
 	Now       time.Time
 	RequestID string
+	Suspended string // while new access requests are suspended, the message shown on every page
 }
 
 // FieldError returns the message for a field, for the inline error.
@@ -162,6 +163,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 	pg.Demo = h.demo != nil
 	pg.Now = h.clock.Now()
 	pg.RequestID = w.Header().Get("X-Request-Id")
+	pg.Suspended = h.suspendedBanner(r)
 	if pg.Flash == "" {
 		pg.Flash = h.takeFlash(w, r)
 	}

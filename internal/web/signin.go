@@ -5,9 +5,11 @@ import (
 	"net/http"
 	"strings"
 
+	accessreq "github.com/caregate/caregate/internal/access"
 	"github.com/caregate/caregate/internal/auth"
 	"github.com/caregate/caregate/internal/errs"
 	"github.com/caregate/caregate/internal/httpauth"
+	"github.com/caregate/caregate/internal/org"
 )
 
 func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
@@ -24,8 +26,38 @@ func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, http.StatusOK, "start", &Page{Title: "Welcome", Data: demo})
 		return
 	}
-	sites, _ := h.orgs.AuthorisedSites(r.Context(), c.Principal)
-	h.render(w, r, http.StatusOK, "home", &Page{Title: "Home", Nav: "home", Data: sites})
+	d := &homeData{ServiceName: h.access.Config().ServiceName, CanRaise: mayRaise(c.Principal)}
+	d.Sites, _ = h.orgs.AuthorisedSites(r.Context(), c.Principal)
+	if acct, err := h.access.Account(r.Context(), c.Principal.UserID); err == nil {
+		d.Account = acct
+	} else if errs.CodeOf(err) != errs.NotFound {
+		h.fail(w, r, err)
+		return
+	}
+	h.render(w, r, http.StatusOK, "home", &Page{Title: "Home", Nav: "home", Data: d})
+}
+
+// homeData is the signed-in home page: the person's own access to the
+// record, if they have a record account, and the sites they manage.
+type homeData struct {
+	Sites       []*org.Site
+	Account     *accessreq.RecordAccount
+	ServiceName string
+	CanRaise    bool
+}
+
+// AccountStatus says whether the person's record account is usable, and why not.
+func (d *homeData) AccountStatus() string {
+	s := capitalise(d.Account.Status)
+	if d.Account.StatusReason != "" {
+		s += " (" + strings.ToLower(reasonLabels[d.Account.StatusReason]) + ")"
+	}
+	return s
+}
+
+// AccountRole names the record role of the person's account.
+func (d *homeData) AccountRole() string {
+	return (&requestView{Request: &accessreq.Request{Role: d.Account.Role}}).RoleLabel()
 }
 
 // safeNext keeps post-sign-in redirects on this site.
