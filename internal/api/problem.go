@@ -32,25 +32,8 @@ type httpError struct {
 
 func (e *httpError) Error() string { return e.detail }
 
-// status maps an error code to an HTTP status. It is the same mapping as the
-// portal's (web.Status), kept here so the API does not depend on the portal.
-func status(c errs.Code) int {
-	switch c {
-	case errs.Invalid:
-		return http.StatusBadRequest
-	case errs.NotFound:
-		return http.StatusNotFound
-	case errs.Conflict:
-		return http.StatusConflict
-	case errs.Forbidden:
-		return http.StatusForbidden
-	case errs.Unauthenticated:
-		return http.StatusUnauthorized
-	case errs.TooMany:
-		return http.StatusTooManyRequests
-	}
-	return http.StatusInternalServerError
-}
+// status maps an error code to an HTTP status.
+func status(c errs.Code) int { return errs.HTTPStatus(c) }
 
 // fail writes err as a problem. Internal detail goes to the log under the
 // request ID; the client sees only the error's user-safe message.

@@ -111,3 +111,23 @@ func (v *Validation) Err() error {
 	}
 	return &Error{Code: Invalid, Message: msg, Fields: v.Fields}
 }
+
+// HTTPStatus maps a code to its HTTP status: the one mapping the portal and
+// the API share.
+func HTTPStatus(c Code) int {
+	switch c {
+	case Invalid:
+		return 400
+	case NotFound:
+		return 404
+	case Conflict:
+		return 409
+	case Forbidden:
+		return 403
+	case Unauthenticated:
+		return 401
+	case TooMany:
+		return 429
+	}
+	return 500
+}

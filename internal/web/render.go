@@ -221,24 +221,8 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	h.render(w, r, status, "error", &Page{Title: title, Data: e.Message})
 }
 
-// Status maps an error code to an HTTP status; the API uses it too.
-func Status(c errs.Code) int {
-	switch c {
-	case errs.Invalid:
-		return http.StatusBadRequest
-	case errs.NotFound:
-		return http.StatusNotFound
-	case errs.Conflict:
-		return http.StatusConflict
-	case errs.Forbidden:
-		return http.StatusForbidden
-	case errs.Unauthenticated:
-		return http.StatusUnauthorized
-	case errs.TooMany:
-		return http.StatusTooManyRequests
-	}
-	return http.StatusInternalServerError
-}
+// Status maps an error code to an HTTP status.
+func Status(c errs.Code) int { return errs.HTTPStatus(c) }
 
 // formError re-renders a form page with the error summary and inline errors,
 // keeping what was typed (passwords excepted).
