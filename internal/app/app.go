@@ -116,7 +116,7 @@ func New(ctx context.Context, cfg Config, o Options) (*App, error) {
 	}
 	a.Onboarding = onboarding.NewService(a.DB, a.Audit, a.Clock, a.Orgs)
 	if a.Access, err = access.NewService(ctx, a.DB, a.Audit, a.Clock, a.Users, a.Orgs, a.Outbox, nil,
-		access.Config{ServiceName: cfg.ServiceName, BaseURL: cfg.BaseURL}); err != nil {
+		access.Config{ServiceName: cfg.ServiceName, BaseURL: cfg.BaseURL, SLAWorkingDays: cfg.SLAWorkingDays}); err != nil {
 		a.Close()
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"net/mail"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/caregate/caregate/internal/notify"
@@ -29,6 +30,9 @@ type Config struct {
 	// ServiceName is the shared care record's name, used in request titles
 	// and e-mails (default "Shared Care Record"; CAREGATE_SERVICE_NAME).
 	ServiceName string
+	// SLAWorkingDays is how many working days the back office has to action
+	// a validated request (default 5; CAREGATE_SLA_WORKING_DAYS).
+	SLAWorkingDays int
 	// SMTPURL names the mail server, smtp://user:password@host:587?tls=starttls
 	// (tls=starttls|tls|none; CAREGATE_SMTP_URL). Empty: messages are kept in
 	// the outbox, where administrators read them in the portal.
@@ -58,6 +62,11 @@ func (c *Config) FromEnv() {
 	if c.ServiceName == "" {
 		c.ServiceName = os.Getenv("CAREGATE_SERVICE_NAME")
 	}
+	if c.SLAWorkingDays == 0 {
+		if n, err := strconv.Atoi(os.Getenv("CAREGATE_SLA_WORKING_DAYS")); err == nil {
+			c.SLAWorkingDays = n
+		}
+	}
 	if c.SMTPURL == "" {
 		c.SMTPURL = os.Getenv("CAREGATE_SMTP_URL")
 	}
@@ -72,6 +81,9 @@ func (c *Config) FromEnv() {
 // Validate checks the configuration and says what is wrong in words an
 // operator can act on.
 func (c *Config) Validate() error {
+	if c.SLAWorkingDays < 0 || c.SLAWorkingDays > 60 {
+		return fmt.Errorf("the SLA must be between 1 and 60 working days (got %d)", c.SLAWorkingDays)
+	}
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
 		// Name only the scheme: a value that is not a URL (a key=value DSN, a
 		// bad port) cannot be redacted and may hold a password.

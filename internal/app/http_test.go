@@ -128,6 +128,7 @@ func TestOperationalEndpoints(t *testing.T) {
 			`caregate_http_requests_total{code="200",route="GET /healthz"} 1`,
 			`caregate_http_requests_total{code="404",route="/"} 1`,
 			"caregate_http_request_duration_seconds_bucket",
+			"caregate_access_requests_overdue 0",
 			"go_goroutines",
 		} {
 			if !strings.Contains(res.body, want) {

@@ -59,7 +59,19 @@ func (a *App) routes(assets *web.Assets) http.Handler {
 		Help: "HTTP requests by route pattern and status code."}, []string{"route", "code"})
 	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "caregate_http_request_duration_seconds",
 		Help: "HTTP request duration by route pattern.", Buckets: prometheus.DefBuckets}, []string{"route"})
-	a.Metrics.MustRegister(requests, duration, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// Read from the database at each scrape, so every instance reports the
+	// same region-wide figure.
+	overdue := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "caregate_access_requests_overdue",
+		Help: "Open access requests past their SLA."}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		n, err := a.Access.OverdueCount(ctx)
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	})
+	a.Metrics.MustRegister(requests, duration, overdue, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := promhttp.HandlerFor(a.Metrics, promhttp.HandlerOpts{})
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		// Metrics are for the monitoring system on the host or an administrator.
