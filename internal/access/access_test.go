@@ -14,6 +14,7 @@ import (
 	"github.com/caregate/caregate/internal/auth"
 	"github.com/caregate/caregate/internal/errs"
 	"github.com/caregate/caregate/internal/org"
+	"github.com/caregate/caregate/internal/store"
 )
 
 // must(f())(t) fails the test when f fails, else returns its value.
@@ -462,3 +463,32 @@ func TestConcurrentCompletionActsOnce(t *testing.T) {
 }
 
 func orgAppointee(email string) org.Appointee { return org.Appointee{Email: email} }
+
+func TestAutomaticRequestIsRaisedOnce(t *testing.T) {
+	each(t, func(t *testing.T, w *world) {
+		member := w.person("trainee@nhs.net")
+		in := newUser(w.surgery, "trainee@nhs.net")
+		in.SourceKey = "training-complete:" + member.UserID
+		var first *access.Request
+		for i := range 2 {
+			err := w.db.InTx(w.ctx, func(tx *store.Tx) error {
+				r, err := w.svc.RaiseAutomaticTx(w.ctx, tx, member, in)
+				if i == 0 {
+					first = r
+				} else if r == nil || r.ID != first.ID {
+					t.Errorf("second automatic raise made another request")
+				}
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if first.State != access.StateValidated || first.SubmittedBy != member.UserID {
+			t.Fatalf("automatic request: %+v", first)
+		}
+		// The same person may not raise requests themselves.
+		_, err := w.svc.Raise(w.ctx, member, newUser(w.surgery, "other.trainee@nhs.net"))
+		wantCode(t, err, errs.Forbidden, "member raising")
+	})
+}

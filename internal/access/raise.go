@@ -3,6 +3,7 @@ package access
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -185,6 +186,20 @@ func (s *Service) Raise(ctx context.Context, p *authz.Principal, in Input) (*Req
 
 // RaiseTx is Raise inside the caller's transaction.
 func (s *Service) RaiseTx(ctx context.Context, tx *store.Tx, p *authz.Principal, in Input) (*Request, error) {
+	return s.raiseTx(ctx, tx, p, in, false)
+}
+
+// RaiseAutomaticTx raises a request that the system raises for a person —
+// the new-user request when they complete their training — inside the
+// caller's transaction. The person is the submitter; no authoriser's
+// permission is needed, and it is routed as an authoriser's request would
+// be. Give in.SourceKey so that it is raised exactly once. Callers: the
+// training gate.
+func (s *Service) RaiseAutomaticTx(ctx context.Context, tx *store.Tx, person *authz.Principal, in Input) (*Request, error) {
+	return s.raiseTx(ctx, tx, person, in, true)
+}
+
+func (s *Service) raiseTx(ctx context.Context, tx *store.Tx, p *authz.Principal, in Input, auto bool) (*Request, error) {
 	if p == nil {
 		return nil, errs.E(errs.Unauthenticated, "Sign in to continue")
 	}
@@ -209,7 +224,11 @@ func (s *Service) RaiseTx(ctx context.Context, tx *store.Tx, p *authz.Principal,
 	var err error = errs.E(errs.NotFound, "no organisation")
 	if in.OrganisationID != "" {
 		o, err = memo(tx, "org:"+p.UserID+":"+in.OrganisationID, func() (*org.Organisation, error) {
-			return s.orgs.Organisation(ctx, p, in.OrganisationID)
+			reader := p
+			if auto { // the system reads the organisation, not the person
+				reader = &authz.Principal{UserID: p.UserID, Email: p.Email, Global: []string{authz.BackOffice}}
+			}
+			return s.orgs.Organisation(ctx, reader, in.OrganisationID)
 		})
 	}
 	if errs.CodeOf(err) == errs.NotFound || len(where.Fields) > 0 {
@@ -225,8 +244,8 @@ func (s *Service) RaiseTx(ctx context.Context, tx *store.Tx, p *authz.Principal,
 	if err != nil && errs.CodeOf(err) != errs.Forbidden {
 		return nil, err
 	}
-	may, _ := memo(tx, "raise:"+p.UserID+":"+in.OrganisationID+":"+in.SiteID, func() (bool, error) {
-		return s.canRaise(ctx, p, in.OrganisationID, in.SiteID), nil
+	may, _ := memo(tx, fmt.Sprintf("raise:%t:", auto)+p.UserID+":"+in.OrganisationID+":"+in.SiteID, func() (bool, error) {
+		return auto || s.canRaise(ctx, p, in.OrganisationID, in.SiteID), nil
 	})
 	if err != nil || !may {
 		return nil, errs.E(errs.Forbidden, "Only a site authoriser of the site or the organisation's service desk may raise requests for its staff")
@@ -331,7 +350,7 @@ func (s *Service) RaiseTx(ctx context.Context, tx *store.Tx, p *authz.Principal,
 	// Routing: an authoriser's submission counts as validated unless the
 	// organisation's service desk validates; the service desk's own
 	// submissions are validated by being made.
-	if o.Routing != org.RoutingServiceDesk || p.StaffsServiceDesk(o.ID) {
+	if o.Routing != org.RoutingServiceDesk || (!auto && p.StaffsServiceDesk(o.ID)) {
 		if err := s.validateTx(ctx, tx, p.Who(), r, "Validated on submission ("+routingNote(o, p)+")"); err != nil {
 			return nil, err
 		}
