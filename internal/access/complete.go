@@ -69,14 +69,22 @@ func (s *Service) CompleteMany(ctx context.Context, p *authz.Principal, ids []st
 	err := s.chunks(ctx, len(ids), func(tx *store.Tx, start, end int) error {
 		done := 0
 		failed := map[string]string{}
+		loaded, err := s.loadMany(ctx, tx, ids[start:end])
+		if err != nil {
+			return err
+		}
 		for _, id := range ids[start:end] {
 			// Each request in a savepoint: one that fails leaves nothing
 			// half-done and the others go ahead.
 			err := tx.Savepoint(ctx, func() error {
-				r, err := s.load(ctx, tx, id)
-				if err != nil {
-					return err
+				r, ok := loaded[id]
+				if !ok {
+					var err error
+					if r, err = s.load(ctx, tx, id); err != nil { // a reference, or not found
+						return err
+					}
 				}
+				delete(loaded, id) // a repeated id is read again, in its new state
 				if err := s.checkComplete(p, r); err != nil {
 					return err
 				}
@@ -108,6 +116,31 @@ func (s *Service) CompleteMany(ctx context.Context, p *authz.Principal, ids []st
 		return nil
 	})
 	return res, err
+}
+
+// loadMany reads the requests with the given ids in one query.
+func (s *Service) loadMany(ctx context.Context, tx *store.Tx, ids []string) (map[string]*Request, error) {
+	out := make(map[string]*Request, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	rows, err := tx.Query(ctx, `SELECT `+requestColumns+` FROM access_requests WHERE id IN (?`+strings.Repeat(", ?", len(ids)-1)+`)`, args...)
+	if err != nil {
+		return nil, errs.Wrap(err, "load requests")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		r, err := s.scanRequest(rows)
+		if err != nil {
+			return nil, errs.Wrap(err, "load requests")
+		}
+		out[r.ID] = r
+	}
+	return out, rows.Err()
 }
 
 // chunks runs fn over [0, n) in chunks, a transaction each. On PostgreSQL

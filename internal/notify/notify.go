@@ -152,12 +152,52 @@ func (o *Outbox) Delivers() bool { return o != nil && o.mailer != nil }
 // (when delivering) queues its delivery job in the same transaction. It
 // refuses an unknown kind, missing data and a missing recipient. It returns
 // the message's id.
+//
+// The message is checked and rendered at once (a refusal is returned here),
+// and written with the transaction's other messages just before it commits:
+// a transaction that sends many (a bulk completion) writes them in a few
+// multi-row inserts with their delivery jobs in one batch.
 func (o *Outbox) Enqueue(ctx context.Context, tx *store.Tx, m Message) (string, error) {
-	ids, err := o.EnqueueMany(ctx, tx, []Message{m})
+	row, err := o.row(m, o.clock.Now().UnixMicro())
 	if err != nil {
 		return "", err
 	}
-	return ids[0], nil
+	key := pendingKey{o}
+	buf, _ := tx.Value(key).(*[][]any)
+	if buf == nil {
+		buf = new([][]any)
+		tx.SetValue(key, buf)
+		tx.BeforeCommit(func() error {
+			if len(*buf) == 0 {
+				return nil
+			}
+			return o.write(context.WithoutCancel(ctx), tx, *buf)
+		})
+	}
+	n := len(*buf)
+	*buf = append(*buf, row)
+	tx.OnUndo(func() { *buf = (*buf)[:n] })
+	return row[0].(string), nil
+}
+
+// pendingKey keys a transaction's unwritten messages.
+type pendingKey struct{ o *Outbox }
+
+// row checks and renders a message into its outbox row.
+func (o *Outbox) row(m Message, now int64) ([]any, error) {
+	k, err := check(m)
+	if err != nil {
+		return nil, err
+	}
+	subject, text, html, err := o.render(m.Kind, m.Data)
+	if err != nil {
+		return nil, err
+	}
+	sensitive := 0
+	if m.Sensitive || k.sensitive {
+		sensitive = 1
+	}
+	return []any{ident.New(), now, m.To, subject, text, html, m.Kind, m.RelatedType, m.RelatedID, now, sensitive}, nil
 }
 
 // insertChunk bounds the rows of one multi-row INSERT (11 parameters each,
@@ -173,20 +213,23 @@ func (o *Outbox) EnqueueMany(ctx context.Context, tx *store.Tx, ms []Message) ([
 	ids := make([]string, len(ms))
 	rows := make([][]any, len(ms))
 	for i, m := range ms {
-		k, err := check(m)
+		r, err := o.row(m, now)
 		if err != nil {
 			return nil, err
 		}
-		subject, text, html, err := o.render(m.Kind, m.Data)
-		if err != nil {
-			return nil, err
-		}
-		sensitive := 0
-		if m.Sensitive || k.sensitive {
-			sensitive = 1
-		}
-		ids[i] = ident.New()
-		rows[i] = []any{ids[i], now, m.To, subject, text, html, m.Kind, m.RelatedType, m.RelatedID, now, sensitive}
+		rows[i], ids[i] = r, r[0].(string)
+	}
+	if err := o.write(ctx, tx, rows); err != nil {
+		return nil, err
+	}
+	return ids, nil
+}
+
+// write inserts outbox rows and queues their delivery.
+func (o *Outbox) write(ctx context.Context, tx *store.Tx, rows [][]any) error {
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = r[0].(string)
 	}
 	const cols = `INSERT INTO outbox (id, created_at, to_addr, subject, text_body, html_body, kind, related_type, related_id, next_attempt_at, sensitive) VALUES `
 	const values = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
@@ -198,16 +241,14 @@ func (o *Outbox) EnqueueMany(ctx context.Context, tx *store.Tx, ms []Message) ([
 			args = append(args, r...)
 		}
 		if _, err := tx.Exec(ctx, q, args...); err != nil {
-			return nil, fmt.Errorf("queue e-mail: %w", err)
+			return fmt.Errorf("queue e-mail: %w", err)
 		}
 		rows = rows[n:]
 	}
 	if o.Delivers() && len(ids) > 0 {
-		if err := o.queueDeliveries(ctx, tx, ids); err != nil {
-			return nil, err
-		}
+		return o.queueDeliveries(ctx, tx, ids)
 	}
-	return ids, nil
+	return nil
 }
 
 // queueDeliveries inserts the delivery jobs of messages, skipping any
