@@ -323,12 +323,21 @@ func (s *Service) raiseTx(ctx context.Context, tx *store.Tx, p *authz.Principal,
 	if in.SourceKey != "" {
 		source = in.SourceKey
 	}
+	// Routing: an authoriser's submission counts as validated unless the
+	// organisation's service desk validates; the service desk's own
+	// submissions are validated by being made. Either way the request is
+	// written once, in its state after submission.
+	validated := o.Routing != org.RoutingServiceDesk || (!auto && p.StaffsServiceDesk(o.ID))
+	if validated {
+		s.markValidated(r, p.UserID)
+	}
 	_, err = tx.Exec(ctx, `INSERT INTO access_requests (id, ref, type, state, title, organisation_id, site_id, subject_user_id, email, given_name, family_name,
 		job_title, phone, role, new_email, finishing_date, reason, leaving_date, notes, attest_direct_care, attest_told_misuse, attest_ig_training,
-		submitted_by, submitted_at, updated_at, open_key, source_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		submitted_by, submitted_at, validated_by, validated_at, due_at, updated_at, open_key, source_key)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.ID, r.Ref, r.Type, r.State, r.Title, r.OrganisationID, site, subj, r.Email, r.GivenName, r.FamilyName, r.JobTitle, r.Phone, r.Role,
 		r.NewEmail, r.FinishingDate, r.Reason, r.LeavingDate, r.Notes, flag(r.AttestDirectCare), flag(r.AttestToldMisuse), flag(r.AttestIGTraining),
-		r.SubmittedBy, now.UnixMicro(), now.UnixMicro(), openKey(&in), source)
+		r.SubmittedBy, now.UnixMicro(), r.ValidatedBy, microsOf(r.ValidatedAt), microsOf(r.DueAt), now.UnixMicro(), openKey(&in), source)
 	if store.IsUniqueViolation(err) {
 		if in.SourceKey != "" { // raised at the same moment by another call
 			if r, err := s.bySourceKey(ctx, s.db, in); r != nil || err != nil {
@@ -340,21 +349,18 @@ func (s *Service) raiseTx(ctx context.Context, tx *store.Tx, p *authz.Principal,
 	if err != nil {
 		return nil, errs.Wrap(err, "insert request")
 	}
-	if err := s.history(ctx, tx, p.Who(), r, "", StateSubmitted, r.Notes); err != nil {
+	if err := s.history(ctx, tx, p.Who(), r, "", StateSubmitted, r.Notes); err != nil { // the first step, even when validated at once
 		return nil, err
 	}
 	if err := s.log.Record(ctx, tx, audit.New(p.Who(), "access_request.submit", "access_request", r.ID, audit.Success,
 		map[string]string{"type": r.Type, "organisation_id": r.OrganisationID, "email": r.Email})); err != nil {
 		return nil, err
 	}
-	// Routing: an authoriser's submission counts as validated unless the
-	// organisation's service desk validates; the service desk's own
-	// submissions are validated by being made.
-	if o.Routing != org.RoutingServiceDesk || (!auto && p.StaffsServiceDesk(o.ID)) {
-		if err := s.validateTx(ctx, tx, p.Who(), r, "Validated on submission ("+routingNote(o, p)+")"); err != nil {
+	if validated {
+		if err := s.history(ctx, tx, p.Who(), r, StateSubmitted, StateValidated, "Validated on submission ("+routingNote(o, p)+")"); err != nil {
 			return nil, err
 		}
-		if err := s.save(ctx, tx, r, StateSubmitted); err != nil {
+		if err := s.mailSubmitter(ctx, tx, r, "request_validated"); err != nil {
 			return nil, err
 		}
 	} else if err := s.mailSubmitter(ctx, tx, r, "request_submitted"); err != nil {

@@ -111,17 +111,19 @@ func (s *Service) Validate(ctx context.Context, p *authz.Principal, id, note str
 // validateTx marks r validated, starts the SLA, records history and tells
 // the submitter. The caller saves r.
 func (s *Service) validateTx(ctx context.Context, tx *store.Tx, who audit.Who, r *Request, note string) error {
-	now := s.clock.Now()
 	from := r.State
-	r.State = StateValidated
-	r.ValidatedBy = who.UserID
-	r.ValidatedAt = &now
-	due := s.cal.AddWorkingDays(now, s.cfg.SLAWorkingDays)
-	r.DueAt = &due
+	s.markValidated(r, who.UserID)
 	if err := s.history(ctx, tx, who, r, from, StateValidated, note); err != nil {
 		return err
 	}
 	return s.mailSubmitter(ctx, tx, r, "request_validated")
+}
+
+// markValidated sets a request's validation and starts its SLA.
+func (s *Service) markValidated(r *Request, by string) {
+	now := s.clock.Now()
+	due := s.cal.AddWorkingDays(now, s.cfg.SLAWorkingDays)
+	r.State, r.ValidatedBy, r.ValidatedAt, r.DueAt = StateValidated, by, &now, &due
 }
 
 // Assign gives a validated request to a back-office member (to oneself when
