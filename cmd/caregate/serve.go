@@ -47,6 +47,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err := demo.LoadRequests(ctx, a.DB, a.Users, a.Orgs, a.Access); err != nil {
 			return err
 		}
+		if err := demo.LoadTraining(ctx, a.DB, a.Training); err != nil {
+			return err
+		}
 	}
 	if err := a.Jobs.Start(ctx); err != nil {
 		return fmt.Errorf("start background jobs: %w", err)

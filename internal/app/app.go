@@ -22,6 +22,7 @@ import (
 	"github.com/caregate/caregate/internal/onboarding"
 	"github.com/caregate/caregate/internal/org"
 	"github.com/caregate/caregate/internal/store"
+	"github.com/caregate/caregate/internal/training"
 	"github.com/caregate/caregate/internal/web"
 )
 
@@ -49,6 +50,7 @@ type App struct {
 	Jobs       *jobs.Runner   // background work; started by serve, not by New
 	Access     *access.Service
 	Onboarding *onboarding.Service
+	Training   *training.Service
 	Auth       *httpauth.Authenticator
 	Web        *web.Handler
 	API        *api.Handler
@@ -119,6 +121,13 @@ func New(ctx context.Context, cfg Config, o Options) (*App, error) {
 		access.Config{ServiceName: cfg.ServiceName, BaseURL: cfg.BaseURL, SLAWorkingDays: cfg.SLAWorkingDays}); err != nil {
 		a.Close()
 		return nil, err
+	}
+	a.Training = training.NewService(a.DB, a.Audit, a.Clock, a.Access, a.Outbox,
+		training.Config{ServiceName: cfg.ServiceName, BaseURL: cfg.BaseURL})
+	if a.Jobs != nil {
+		// Refresher reminders, lapses, and requests for people whose
+		// training is complete but who have none yet.
+		a.Jobs.Every("training_refreshers", time.Hour, a.Training.Sweep)
 	}
 	key, err := csrfKey(ctx, a.DB)
 	if err != nil {

@@ -34,6 +34,10 @@ const (
 	// To a user whose access to the record changed. Data: Name, Change,
 	// Reason, Link.
 	KindAccessChanged = "access_changed"
+	// To a member whose completion of a training module lapses soon: sent
+	// 30 and 7 days before. Data: Name, Module (its title), LapsesOn (the
+	// date, e.g. "2 November 2027"), Days ("30" or "7"), Link.
+	KindTrainingReminder = "training_reminder"
 )
 
 // kind describes what a message of one kind needs.
@@ -54,6 +58,7 @@ var kinds = map[string]kind{
 	KindCredentialsUsername:     {required: []string{"Name", "Username"}},
 	KindCredentialsPassword:     {required: []string{"Name", "Password"}, sensitive: true},
 	KindAccessChanged:           {required: []string{"Name", "Change"}},
+	KindTrainingReminder:        {required: []string{"Name", "Module", "LapsesOn"}},
 }
 
 // Kinds returns every message kind, sorted (for filters and tests).

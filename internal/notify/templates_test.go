@@ -23,7 +23,7 @@ func full() map[string]string {
 		"Type": "new_user", "State": "completed", "Question": "What is Ada's job title?", "Reason": "Not employed here",
 		"Resolution": "Account created with the Care Professional role", "Link": "https://caregate.example.nhs.uk/requests/r1",
 		"Username": "ada.lovelace", "Password": "Pw-one-time-7731", "Change": "Your access has been deactivated.",
-		"Due": "9 November 2026",
+		"Due": "9 November 2026", "Module": "Information governance and confidentiality", "LapsesOn": "2 November 2027", "Days": "30",
 	}
 }
 
@@ -61,6 +61,7 @@ func TestEveryKindRenders(t *testing.T) {
 		notify.KindCredentialsUsername:     "Your shared care record user name",
 		notify.KindCredentialsPassword:     "Your shared care record password",
 		notify.KindAccessChanged:           "Your access to the shared care record has changed",
+		notify.KindTrainingReminder:        "Your Information governance and confidentiality training lapses on 2 November 2027",
 	}
 	wantText := map[string][]string{
 		notify.KindRequestSubmitted:        {"Dear Sam Authoriser,", "your new user request R-7K3M9Q", "We will email you at each step"},
@@ -72,6 +73,7 @@ func TestEveryKindRenders(t *testing.T) {
 		notify.KindCredentialsUsername:     {"Your user name is:\nada.lovelace", "password will be sent to you in a separate email"},
 		notify.KindCredentialsPassword:     {"one-time password", "Pw-one-time-7731", "user name was sent to you in a separate email"},
 		notify.KindAccessChanged:           {"Your access has been deactivated.", "The reason:\nNot employed here"},
+		notify.KindTrainingReminder:        {"lapses on 2 November 2027, in 30 days", "retaking the module does not remove it", "Retake the module:\nhttps://"},
 	}
 	if len(wantSubject) != len(notify.Kinds()) {
 		t.Fatalf("test covers %d kinds, there are %d", len(wantSubject), len(notify.Kinds()))
