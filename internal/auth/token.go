@@ -136,16 +136,28 @@ const PurposeSetup = "setup" // choose a password for a new account
 // CreateSetupLink issues a one-time token with which a person sets their
 // password (the first administrator, or an account created without one).
 func (s *Service) CreateSetupLink(ctx context.Context, who audit.Who, userID string) (string, error) {
-	token := ident.Secret("")
-	now := s.clock.Now()
+	var token string
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO setup_tokens (token_hash, user_id, purpose, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
-			ident.Hash(token), userID, PurposeSetup, now.UnixMicro(), now.Add(s.cfg.SetupLinkFor).UnixMicro()); err != nil {
-			return errs.Wrap(err, "insert setup token")
-		}
-		return s.log.Record(ctx, tx, audit.New(who, "user.setup_link", "user", userID, audit.Success, nil))
+		var err error
+		token, err = s.CreateSetupLinkTx(ctx, tx, who, userID)
+		return err
 	})
 	return token, err
+}
+
+// CreateSetupLinkTx is CreateSetupLink inside the caller's transaction, so
+// that an account and its link are made together or not at all.
+func (s *Service) CreateSetupLinkTx(ctx context.Context, tx *store.Tx, who audit.Who, userID string) (string, error) {
+	token := ident.Secret("")
+	now := s.clock.Now()
+	if _, err := tx.Exec(ctx, `INSERT INTO setup_tokens (token_hash, user_id, purpose, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
+		ident.Hash(token), userID, PurposeSetup, now.UnixMicro(), now.Add(s.cfg.SetupLinkFor).UnixMicro()); err != nil {
+		return "", errs.Wrap(err, "insert setup token")
+	}
+	if err := s.log.Record(ctx, tx, audit.New(who, "user.setup_link", "user", userID, audit.Success, nil)); err != nil {
+		return "", err
+	}
+	return token, nil
 }
 
 // SetupUser returns the account a valid set-up link is for. Errors: NotFound

@@ -84,6 +84,9 @@ func (s *Service) appoint(ctx context.Context, p *authz.Principal, r roleTable, 
 				return err
 			}
 			userID, given, family, out.Created = u.ID, u.GivenName, u.FamilyName, true
+			if out.SetupLink, err = s.users.CreateSetupLinkTx(ctx, tx, p.Who(), u.ID); err != nil {
+				return err
+			}
 		} else if err != nil {
 			return errs.Wrap(err, "find user")
 		}
@@ -102,13 +105,6 @@ func (s *Service) appoint(ctx context.Context, p *authz.Principal, r roleTable, 
 	})
 	if err != nil {
 		return nil, err
-	}
-	if out.Created {
-		link, err := s.users.CreateSetupLink(ctx, p.Who(), out.Person.UserID)
-		if err != nil {
-			return nil, err
-		}
-		out.SetupLink = link
 	}
 	return &out, nil
 }
