@@ -59,12 +59,12 @@ func TestAppointAuthoriserCreatesNewPerson(t *testing.T) {
 			t.Fatalf("principal %+v", p)
 		}
 
-		// Account creation, appointment and set-up link are all audited.
+		// Account creation, its set-up link and the appointment are all audited, in one transaction.
 		var actions []string
 		for _, ev := range events(t, db, audit.Filter{Actor: e.admin.UserID}) {
 			actions = append(actions, ev.Action)
 		}
-		if !slices.Equal(actions[len(actions)-3:], []string{"user.create", "site.authoriser.appoint", "user.setup_link"}) {
+		if !slices.Equal(actions[len(actions)-3:], []string{"user.create", "user.setup_link", "site.authoriser.appoint"}) {
 			t.Fatalf("audited %v", actions)
 		}
 		ev := events(t, db, audit.Filter{Action: "site.authoriser.appoint"})
