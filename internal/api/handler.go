@@ -19,6 +19,7 @@ import (
 	"github.com/caregate/caregate/internal/onboarding"
 	"github.com/caregate/caregate/internal/org"
 	"github.com/caregate/caregate/internal/store"
+	"github.com/caregate/caregate/internal/training"
 )
 
 // Prefix is the path under which every API route lives.
@@ -44,6 +45,7 @@ type Deps struct {
 
 	Onboarding *onboarding.Service // partner onboarding, size bands, the suspension
 	Outbox     *notify.Outbox      // says whether e-mail is delivered; nil: it is not
+	Training   *training.Service   // training modules, assignment, progress and the gate
 }
 
 // Handler serves the JSON API.
@@ -63,6 +65,8 @@ type Handler struct {
 	requests *accessreq.Service // access requests and record accounts
 
 	onboarding *onboarding.Service // partner onboarding, size bands, the suspension
+
+	training *training.Service // training modules, assignment, progress and the gate
 
 	routes  []Route
 	probe   *http.ServeMux // the route patterns alone, to tell 404 from 405
@@ -84,6 +88,7 @@ func New(d Deps) *Handler {
 		demo: d.DemoClock, log: d.Log, version: d.Version, baseURL: strings.TrimSuffix(d.BaseURL, "/"), probe: http.NewServeMux(),
 		outbox: d.Outbox}
 	h.onboarding = d.Onboarding
+	h.training = d.Training
 	h.routes = h.table()
 	for _, rt := range h.routes {
 		h.probe.Handle(rt.pattern(), http.NotFoundHandler())

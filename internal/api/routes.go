@@ -136,6 +136,7 @@ func (h *Handler) table() []Route {
 	rs = append(rs, h.accessRoutes()...)
 	rs = append(rs, h.onboardingRoutes()...)
 	rs = append(rs, h.outboxRoutes()...)
+	rs = append(rs, h.trainingRoutes()...)
 	if h.demo != nil {
 		rs = append(rs,
 			Route{Method: "GET", Path: "/demo/clock", Summary: "The demo clock's current time (demo mode only)", Roles: rolesSignedIn,

@@ -23,9 +23,11 @@ import (
 	"github.com/caregate/caregate/internal/clock"
 	"github.com/caregate/caregate/internal/httpauth"
 	"github.com/caregate/caregate/internal/ident"
+	"github.com/caregate/caregate/internal/notify"
 	"github.com/caregate/caregate/internal/onboarding"
 	"github.com/caregate/caregate/internal/org"
 	"github.com/caregate/caregate/internal/store"
+	"github.com/caregate/caregate/internal/training"
 )
 
 // Callers of the permission matrix, one per portal role.
@@ -70,6 +72,7 @@ type stack struct {
 	siteA, siteB *org.Site
 	requests     *accessreq.Service
 	onboarding   *onboarding.Service
+	training     *training.Service
 	spare        *auth.User // an account without roles, for account changes
 	adminP       *authz.Principal
 	n            atomic.Int64
@@ -110,6 +113,8 @@ func newStack(t *testing.T, db *store.DB, o stackOpts) *stack {
 	d := api.Deps{DB: db, Users: s.users, Orgs: s.orgs, Access: s.requests, Audit: s.log, Auth: a, Clock: s.clk,
 		Log: slog.New(slog.NewTextHandler(s.logs, nil)), Version: "test"}
 	d.Onboarding = s.onboarding
+	s.training = training.NewService(db, s.log, s.clk, s.requests, notify.NewOutbox(s.clk), training.Config{})
+	d.Training = s.training
 	if o.demo {
 		d.DemoClock = s.clk
 	}

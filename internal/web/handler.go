@@ -19,6 +19,7 @@ import (
 	"github.com/caregate/caregate/internal/onboarding"
 	"github.com/caregate/caregate/internal/org"
 	"github.com/caregate/caregate/internal/store"
+	"github.com/caregate/caregate/internal/training"
 )
 
 // Demo describes demo mode: the accounts shown on the start page and the
@@ -57,6 +58,8 @@ type Deps struct {
 	// Outbox says whether e-mail is delivered (it decides whether the
 	// portal may show a pending one-time password); nil: it is not.
 	Outbox *notify.Outbox
+	// Training serves the training portal.
+	Training *training.Service
 }
 
 // Handler serves the portal pages.
@@ -77,6 +80,7 @@ type Handler struct {
 
 	onboarding *onboarding.Service
 	outbox     *notify.Outbox
+	training   *training.Service
 }
 
 // New parses the templates and returns the portal handler.
@@ -90,7 +94,7 @@ func New(d Deps) (*Handler, error) {
 	}
 	return &Handler{db: d.DB, users: d.Users, orgs: d.Orgs, access: d.Access, audit: d.Audit, auth: d.Auth, clock: d.Clock,
 		assets: d.Assets, demo: d.Demo, log: d.Log, templates: t, baseURL: strings.TrimSuffix(d.BaseURL, "/"),
-		onboarding: d.Onboarding, outbox: d.Outbox}, nil
+		onboarding: d.Onboarding, outbox: d.Outbox, training: d.Training}, nil
 }
 
 // Routes lists the registered route patterns (for the permission matrix).
@@ -154,6 +158,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	h.registerOutbox(mux)
 	h.registerOnboarding(mux)
 	h.registerRequests(mux)
+	h.registerTraining(mux)
 	// Anything else is a page that does not exist.
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, errs.E(errs.NotFound, "If you typed the web address, check it is correct. If you pasted it, check you copied the whole address."))

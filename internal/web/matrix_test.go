@@ -89,6 +89,31 @@ var routeAccess = map[string][]string{
 	"POST /admin/size-bands":               {authz.Admin},
 	"GET /admin/suspension":                {authz.Admin},
 	"POST /admin/suspension":               {authz.Admin},
+	// Training: every signed-in person has their own training (the matrix's
+	// made-up module id answers 404); the module editor, rules and report
+	// are for programme administrators.
+	"GET /training":                                  {"signed-in"},
+	"GET /training/modules/{id}":                     {"signed-in"},
+	"GET /training/modules/{id}/pages/{n}":           {"signed-in"},
+	"POST /training/modules/{id}/pages/{n}/complete": {"signed-in"},
+	"GET /training/modules/{id}/check":               {"signed-in"},
+	"POST /training/modules/{id}/check":              {"signed-in"},
+	"POST /training/modules/{id}/retake":             {"signed-in"},
+	"GET /admin/training":                            {authz.Admin},
+	"GET /admin/training/new":                        {authz.Admin},
+	"POST /admin/training":                           {authz.Admin},
+	"GET /admin/training/report":                     {authz.Admin},
+	"GET /admin/training/report.csv":                 {authz.Admin},
+	"GET /admin/training/{id}":                       {authz.Admin},
+	"GET /admin/training/{id}/edit":                  {authz.Admin},
+	"POST /admin/training/{id}/content":              {authz.Admin},
+	"POST /admin/training/{id}/settings":             {authz.Admin},
+	"GET /admin/training/{id}/preview":               {authz.Admin},
+	"POST /admin/training/{id}/publish":              {authz.Admin},
+	"POST /admin/training/{id}/discard":              {authz.Admin},
+	"POST /admin/training/{id}/retire":               {authz.Admin},
+	"POST /admin/training/{id}/rules":                {authz.Admin},
+	"POST /admin/training/{id}/rules/{rule}/remove":  {authz.Admin},
 }
 
 // Sign-in and sign-out change the visitor's own state; their scenarios test them.

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/caregate/caregate/internal/org"
+	"github.com/caregate/caregate/internal/training"
 )
 
 type siteData struct {
@@ -11,7 +12,8 @@ type siteData struct {
 	Org         *org.Organisation
 	Authorisers []org.Person
 	Members     []org.Person
-	SetupLink   string // shown once after appointing a new person
+	SetupLink   string                             // shown once after appointing a new person
+	Training    map[string]training.MemberProgress // members' training by user id, for its authorisers and administrators
 }
 
 // manageSites lists the sites the signed-in person authorises.
@@ -49,6 +51,7 @@ func (h *Handler) siteView(w http.ResponseWriter, r *http.Request, status int, p
 		h.fail(w, r, err)
 		return
 	}
+	d.Training = h.siteTraining(r, id)
 	pg.Title, pg.Nav, pg.Data = d.Site.Name, "sites", d
 	h.render(w, r, status, "site", pg)
 }
