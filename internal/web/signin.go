@@ -10,6 +10,7 @@ import (
 	"github.com/caregate/caregate/internal/errs"
 	"github.com/caregate/caregate/internal/httpauth"
 	"github.com/caregate/caregate/internal/org"
+	"github.com/caregate/caregate/internal/training"
 )
 
 func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
@@ -28,11 +29,18 @@ func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
 	}
 	d := &homeData{ServiceName: h.access.Config().ServiceName, CanRaise: mayRaise(c.Principal)}
 	d.Sites, _ = h.orgs.AuthorisedSites(r.Context(), c.Principal)
-	if acct, err := h.access.Account(r.Context(), c.Principal.UserID); err == nil {
+	acct, err := h.access.Account(r.Context(), c.Principal.UserID)
+	if err == nil {
 		d.Account = acct
 	} else if errs.CodeOf(err) != errs.NotFound {
 		h.fail(w, r, err)
 		return
+	}
+	if h.training != nil {
+		if d.Training, err = h.training.MyTraining(r.Context(), c.Principal); err != nil {
+			h.fail(w, r, err)
+			return
+		}
 	}
 	h.render(w, r, http.StatusOK, "home", &Page{Title: "Home", Nav: "home", Data: d})
 }
@@ -40,6 +48,7 @@ func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
 // homeData is the signed-in home page: the person's own access to the
 // record, if they have a record account, and the sites they manage.
 type homeData struct {
+	Training    *training.Overview // the member's assigned modules
 	Sites       []*org.Site
 	Account     *accessreq.RecordAccount
 	ServiceName string

@@ -131,6 +131,12 @@ func TestTrainingJourney(t *testing.T) {
 		if p := m.get("/training"); percent(p, intro) != "50%" {
 			t.Errorf("intro at %q after one page of two", percent(p, intro))
 		}
+		// The home page shows the same: assigned modules, progress, status.
+		homePage := m.get("/")
+		if !strings.Contains(homePage.text("#home-status-line"), "outstanding") ||
+			!strings.Contains(homePage.text("#home-modules tbody"), "50%") {
+			t.Errorf("home page training: %q / %q", homePage.text("#home-status-line"), homePage.text("#home-modules tbody"))
+		}
 		if loc := m.postRedirect("/training/modules/"+intro+"/pages/2/complete", nil); loc != "/training/modules/"+intro {
 			t.Errorf("after page 2: %q", loc)
 		}
@@ -314,6 +320,21 @@ func TestTrainingAdministration(t *testing.T) {
 			if p := b.post("/admin/training", url.Values{"title": {"X"}, "pages": {"X\nY"}}); p.status != http.StatusForbidden {
 				t.Errorf("%s creates a module: %d", role, p.status)
 			}
+		}
+	})
+}
+
+func TestHomePageShowsAssignedModules(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		b := e.browser()
+		b.signIn("admin@nhs.net")
+		p := b.get("/")
+		if p.status != http.StatusOK {
+			t.Fatalf("home: %d", p.status)
+		}
+		// The administrator has no membership, so no modules: no section.
+		if p.has("#home-modules") {
+			t.Error("assigned modules shown to someone with nothing assigned")
 		}
 	})
 }
