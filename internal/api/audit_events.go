@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/csv"
 	"net/http"
 	"net/url"
 	"slices"
@@ -150,7 +149,7 @@ func (h *Handler) recordRead(ctx context.Context, c *httpauth.Caller, action str
 
 func (h *Handler) searchAudit(w http.ResponseWriter, r *http.Request, c *httpauth.Caller) error {
 	aq, err := parseAuditQuery(r.URL.Query(), true)
-	if err != nil && !c.Principal.Has(authz.Admin) && !c.Principal.Has(authz.PrivacyOfficer) {
+	if err != nil && !c.Principal.CanReadAudit() {
 		err = nil // refuse by role first: do not tell the unauthorised about parameters
 		aq = &auditQuery{}
 	}
@@ -171,7 +170,7 @@ func (h *Handler) searchAudit(w http.ResponseWriter, r *http.Request, c *httpaut
 // export of the whole trail does not sit in memory.
 func (h *Handler) exportAudit(w http.ResponseWriter, r *http.Request, c *httpauth.Caller) error {
 	aq, err := parseAuditQuery(r.URL.Query(), false)
-	if err != nil && !c.Principal.Has(authz.Admin) && !c.Principal.Has(authz.PrivacyOfficer) {
+	if err != nil && !c.Principal.CanReadAudit() {
 		err = nil
 		aq = &auditQuery{}
 	}
@@ -182,43 +181,19 @@ func (h *Handler) exportAudit(w http.ResponseWriter, r *http.Request, c *httpaut
 	if err := h.recordRead(r.Context(), c, actionExport, aq); err != nil {
 		return err
 	}
-	const page = 1000
-	f := aq.filter
-	f.Limit = page
-	if aq.limit > 0 && aq.limit < page {
-		f.Limit = aq.limit
-	}
-	evs, next, err := audit.Search(r.Context(), h.db, f)
-	if err != nil {
+	started, err := audit.WriteCSV(r.Context(), h.db, aq.filter, aq.limit, w, func() {
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		w.Header().Set("Content-Disposition", `attachment; filename="caregate-audit-`+h.clock.Now().Format("20060102T150405Z")+`.csv"`)
+		w.WriteHeader(http.StatusOK)
+	})
+	if err != nil && !started {
 		return errs.Wrap(err, "export audit")
 	}
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="caregate-audit-`+h.clock.Now().Format("20060102T150405Z")+`.csv"`)
-	w.WriteHeader(http.StatusOK)
-	cw := csv.NewWriter(w)
-	cw.Write(audit.CSVHeader)
-	written := 0
-	for {
-		for _, e := range evs {
-			cw.Write(audit.CSVRow(e))
-		}
-		written += len(evs)
-		cw.Flush()
-		if err := cw.Error(); err != nil {
-			return nil // the client went away
-		}
-		if next == "" || (aq.limit > 0 && written >= aq.limit) {
-			return nil
-		}
-		f.Before, _ = strconv.ParseInt(next, 10, 64)
-		if aq.limit > 0 {
-			f.Limit = min(page, aq.limit-written)
-		}
-		if evs, next, err = audit.Search(r.Context(), h.db, f); err != nil {
-			// The status line has gone: abort the response so the client
-			// sees a broken transfer, never a short file that looks whole.
-			h.log.Error("audit export failed", "request_id", w.Header().Get("X-Request-Id"), "err", err)
-			panic(http.ErrAbortHandler)
-		}
+	if err != nil {
+		// The status line has gone: abort the response so the client sees a
+		// broken transfer, never a short file that looks whole.
+		h.log.Error("audit export failed", "request_id", w.Header().Get("X-Request-Id"), "err", err)
+		panic(http.ErrAbortHandler)
 	}
+	return nil
 }

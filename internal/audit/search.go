@@ -2,8 +2,10 @@ package audit
 
 import (
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -119,4 +121,49 @@ func CSVRow(e Event) []string {
 		}
 	}
 	return row
+}
+
+// exportPage is how many events an export reads at a time.
+const exportPage = 1000
+
+// WriteCSV writes the header and the events matching f, newest first (at
+// most max when max > 0), a page at a time so that an export of the whole
+// trail never sits in memory. begin is called once the first page has been
+// read and before anything is written: an error returned with started false
+// can still be reported normally; with started true the output is already
+// under way and incomplete, and the caller must abort it so that no reader
+// mistakes it for a whole file.
+func WriteCSV(ctx context.Context, db *store.DB, f Filter, max int, w io.Writer, begin func()) (started bool, err error) {
+	f.Limit = exportPage
+	if max > 0 {
+		f.Limit = min(exportPage, max)
+	}
+	evs, next, err := Search(ctx, db, f)
+	if err != nil {
+		return false, err
+	}
+	begin()
+	cw := csv.NewWriter(w)
+	_ = cw.Write(CSVHeader)
+	written := 0
+	for {
+		for _, e := range evs {
+			_ = cw.Write(CSVRow(e))
+		}
+		written += len(evs)
+		cw.Flush()
+		if err := cw.Error(); err != nil {
+			return true, nil // the reader went away
+		}
+		if next == "" || (max > 0 && written >= max) {
+			return true, nil
+		}
+		f.Before, _ = strconv.ParseInt(next, 10, 64)
+		if max > 0 {
+			f.Limit = min(exportPage, max-written)
+		}
+		if evs, next, err = Search(ctx, db, f); err != nil {
+			return true, err
+		}
+	}
 }

@@ -56,6 +56,10 @@ func (p *Principal) IsAdmin() bool { return p.Has(Admin) }
 // IsAuthoriser reports whether p authorises at least one site.
 func (p *Principal) IsAuthoriser() bool { return p != nil && len(p.AuthoriserOf) > 0 }
 
+// CanReadAudit reports whether p may read the audit trail: programme
+// administrators and privacy officers. The portal and the API both ask here.
+func (p *Principal) CanReadAudit() bool { return p.IsAdmin() || p.Has(PrivacyOfficer) }
+
 // Authorises reports whether p is an authoriser of the site.
 func (p *Principal) Authorises(siteID string) bool {
 	return p != nil && slices.Contains(p.AuthoriserOf, siteID)

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"encoding/csv"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -10,10 +9,8 @@ import (
 	"time"
 
 	"github.com/caregate/caregate/internal/audit"
-	"github.com/caregate/caregate/internal/authz"
 	"github.com/caregate/caregate/internal/errs"
 	"github.com/caregate/caregate/internal/httpauth"
-	"github.com/caregate/caregate/internal/store"
 )
 
 // ParseAuditFilter reads the audit search fields from a query string. Dates
@@ -53,9 +50,6 @@ func ParseAuditFilter(q url.Values) (audit.Filter, error) {
 	return f, v.Err()
 }
 
-// canReadAudit: administrators and privacy officers read the trail.
-func canReadAudit(p *authz.Principal) bool { return p.IsAdmin() || p.Has(authz.PrivacyOfficer) }
-
 type auditData struct {
 	Events []audit.Event
 	Next   template.URL // the next page, when there is one
@@ -64,7 +58,7 @@ type auditData struct {
 
 func (h *Handler) auditSearch(w http.ResponseWriter, r *http.Request) {
 	c := httpauth.From(r.Context())
-	if !canReadAudit(c.Principal) {
+	if !c.Principal.CanReadAudit() {
 		h.fail(w, r, errForbidden)
 		return
 	}
@@ -122,7 +116,7 @@ func filterDetail(q url.Values) map[string]string {
 // large export does not sit in memory.
 func (h *Handler) auditExport(w http.ResponseWriter, r *http.Request) {
 	c := httpauth.From(r.Context())
-	if !canReadAudit(c.Principal) {
+	if !c.Principal.CanReadAudit() {
 		h.fail(w, r, errForbidden)
 		return
 	}
@@ -135,33 +129,20 @@ func (h *Handler) auditExport(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	WriteAuditCSV(w, r, h.db, f, h.clock.Now())
-}
-
-// WriteAuditCSV streams an export; shared with the API.
-func WriteAuditCSV(w http.ResponseWriter, r *http.Request, db *store.DB, f audit.Filter, now time.Time) {
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="caregate-audit-`+now.UTC().Format("20060102-150405")+`.csv"`)
-	w.Header().Set("Cache-Control", "no-store")
-	cw := csv.NewWriter(w)
-	_ = cw.Write(audit.CSVHeader)
-	f.Limit = 1000
-	for {
-		events, next, err := audit.Search(r.Context(), db, f)
-		if err != nil {
-			// Headers are gone; end the file with a marker a reader cannot miss.
-			_ = cw.Write([]string{"ERROR: the export was interrupted; run it again"})
-			break
-		}
-		for _, e := range events {
-			_ = cw.Write(audit.CSVRow(e))
-		}
-		cw.Flush()
-		if next == "" {
-			break
-		}
-		n, _ := strconv.ParseInt(next, 10, 64)
-		f.Before = n
+	now := h.clock.Now()
+	started, err := audit.WriteCSV(r.Context(), h.db, f, 0, w, func() {
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		w.Header().Set("Content-Disposition", `attachment; filename="caregate-audit-`+now.UTC().Format("20060102-150405")+`.csv"`)
+		w.Header().Set("Cache-Control", "no-store")
+	})
+	if err != nil && !started {
+		h.fail(w, r, errs.Wrap(err, "export audit"))
+		return
 	}
-	cw.Flush()
+	if err != nil {
+		// The file is under way: break the transfer so that a short file is
+		// never mistaken for a whole one.
+		h.log.Error("audit export failed", "request_id", w.Header().Get("X-Request-Id"), "err", err)
+		panic(http.ErrAbortHandler)
+	}
 }
