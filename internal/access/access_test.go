@@ -390,6 +390,9 @@ func TestOverdueAndQueueFilters(t *testing.T) {
 		if n := must(w.svc.OverdueCount(w.ctx))(t); n != 3 {
 			t.Fatalf("%d overdue, want 3", n)
 		}
+		if open, overdue, err := w.svc.Counts(w.ctx); err != nil || open != 3 || overdue != 3 {
+			t.Fatalf("counts: %d open, %d overdue (%v); want 3 and 3", open, overdue, err)
+		}
 		list, _, err := w.svc.List(w.ctx, w.backOffice, access.Filter{Overdue: true, AssignedTo: "none"})
 		if err != nil || len(list) != 2 || !list[0].Overdue {
 			t.Fatalf("overdue and unassigned: %d (%v)", len(list), err)
@@ -426,6 +429,10 @@ func TestOverdueAndQueueFilters(t *testing.T) {
 		}
 		if n := must(w.svc.OverdueCount(w.ctx))(t); n != 0 {
 			t.Errorf("%d overdue after completion", n)
+		}
+		must(w.svc.Raise(w.ctx, w.authoriser, newUser(w.surgery, "late@nhs.net")))(t) // open, not overdue
+		if open, overdue, err := w.svc.Counts(w.ctx); err != nil || open != 1 || overdue != 0 {
+			t.Errorf("counts after completion: %d open, %d overdue (%v); want 1 and 0", open, overdue, err)
 		}
 		w.verify()
 	})

@@ -121,16 +121,6 @@ func (s *Service) canRaise(ctx context.Context, p *authz.Principal, orgID, siteI
 	return err == nil && site.OrganisationID == orgID
 }
 
-// authorisesInOrg reports whether p authorises any site of the organisation.
-func (s *Service) authorisesInOrg(ctx context.Context, p *authz.Principal, orgID string) bool {
-	for _, id := range p.AuthoriserOf {
-		if site, err := s.orgs.Site(ctx, p, id); err == nil && site.OrganisationID == orgID {
-			return true
-		}
-	}
-	return false
-}
-
 // canSee reports whether p may see a request: the back office, programme
 // administrators and privacy officers see all; the submitter, the person it
 // is about, the organisation's service desk and its authorisers see theirs.
@@ -217,7 +207,7 @@ func (s *Service) List(ctx context.Context, p *authz.Principal, f Filter) ([]*Re
 	switch f.State {
 	case "":
 	case "open":
-		add("state NOT IN ('completed', 'rejected', 'cancelled')")
+		add(openSQL)
 	default:
 		add("state = ?", f.State)
 	}
@@ -229,7 +219,7 @@ func (s *Service) List(ctx context.Context, p *authz.Principal, f Filter) ([]*Re
 		add("assigned_to = ?", f.AssignedTo)
 	}
 	if f.Overdue {
-		add("state NOT IN ('completed', 'rejected', 'cancelled') AND due_at <> 0 AND due_at < ?", now)
+		add(overdueSQL, now)
 	}
 	if f.SubmittedBy != "" {
 		add("submitted_by = ?", f.SubmittedBy)
@@ -281,11 +271,27 @@ func (s *Service) List(ctx context.Context, p *authz.Principal, f Filter) ([]*Re
 	return out, next, nil
 }
 
+// openSQL selects requests that are not closed (see Closed); overdueSQL
+// those of them past their SLA at the time given.
+const (
+	openSQL    = `state NOT IN ('completed', 'rejected', 'cancelled')`
+	overdueSQL = openSQL + ` AND due_at <> 0 AND due_at < ?`
+)
+
+// Counts returns how many requests of the region are open and how many of
+// those are overdue, in one query, for the top of the back-office queue.
+func (s *Service) Counts(ctx context.Context) (open, overdue int, err error) {
+	err = s.db.QueryRow(ctx, `SELECT COUNT(*), COALESCE(SUM(CASE WHEN due_at <> 0 AND due_at < ? THEN 1 ELSE 0 END), 0)
+		FROM access_requests WHERE `+openSQL, s.clock.Now().UnixMicro()).Scan(&open, &overdue)
+	if err != nil {
+		return 0, 0, errs.Wrap(err, "count requests")
+	}
+	return open, overdue, nil
+}
+
 // OverdueCount counts open requests past their SLA, for metrics.
 func (s *Service) OverdueCount(ctx context.Context) (int, error) {
-	var n int
-	err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM access_requests WHERE state NOT IN ('completed', 'rejected', 'cancelled') AND due_at <> 0 AND due_at < ?`,
-		s.clock.Now().UnixMicro()).Scan(&n)
+	_, n, err := s.Counts(ctx)
 	return n, err
 }
 

@@ -256,7 +256,7 @@ func (h *Handler) requestListView(w http.ResponseWriter, r *http.Request, status
 			h.fail(w, r, err)
 			return
 		}
-		if d.Open, d.Overdue, err = h.requestCounts(ctx); err != nil {
+		if d.Open, d.Overdue, err = h.access.Counts(ctx); err != nil {
 			h.fail(w, r, err)
 			return
 		}
@@ -278,28 +278,6 @@ func (h *Handler) requestListView(w http.ResponseWriter, r *http.Request, status
 		}
 	}
 	h.render(w, r, status, "requests", pg)
-}
-
-// requestCounts counts the open and the overdue requests of the region for
-// the top of the queue. Overdue is the access service's count; the service
-// has no count of open requests, so they are counted here, with "open"
-// taken from accessreq.Closed so that the rule stays in one place.
-func (h *Handler) requestCounts(ctx context.Context) (open, overdue int, err error) {
-	if overdue, err = h.access.OverdueCount(ctx); err != nil {
-		return 0, 0, errs.Wrap(err, "count overdue requests")
-	}
-	var marks []string
-	var args []any
-	for _, s := range accessreq.States {
-		if !accessreq.Closed(s) {
-			marks, args = append(marks, "?"), append(args, s)
-		}
-	}
-	err = h.db.QueryRow(ctx, `SELECT COUNT(*) FROM access_requests WHERE state IN (`+strings.Join(marks, ", ")+`)`, args...).Scan(&open)
-	if err != nil {
-		return 0, 0, errs.Wrap(err, "count open requests")
-	}
-	return open, overdue, nil
 }
 
 func typeOptions() []option {
