@@ -289,6 +289,17 @@ func (s *Service) Counts(ctx context.Context) (open, overdue int, err error) {
 	return open, overdue, nil
 }
 
+// HasOpenRequest reports whether a person (by account or e-mail) has a
+// request that is not closed, inside or outside a transaction.
+func (s *Service) HasOpenRequest(ctx context.Context, q store.Querier, userID, email string) (bool, error) {
+	var n int
+	if err := q.QueryRow(ctx, `SELECT COUNT(*) FROM access_requests WHERE (subject_user_id = ? OR email = ?) AND `+openSQL,
+		userID, email).Scan(&n); err != nil {
+		return false, errs.Wrap(err, "check open requests")
+	}
+	return n > 0, nil
+}
+
 // OverdueCount counts open requests past their SLA, for metrics.
 func (s *Service) OverdueCount(ctx context.Context) (int, error) {
 	_, n, err := s.Counts(ctx)

@@ -77,12 +77,11 @@ func (s *Service) gate(ctx context.Context, tx *store.Tx, actor *authz.Principal
 	if per.hasAccount() {
 		return nil, nil // access exists (or is deactivated: reactivation is the authoriser's request)
 	}
-	var open int
-	if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM access_requests WHERE (subject_user_id = ? OR email = ?)
-		AND state NOT IN ('completed', 'rejected', 'cancelled')`, per.userID, per.email).Scan(&open); err != nil {
-		return nil, errs.Wrap(err, "check open requests")
+	open, err := s.access.HasOpenRequest(ctx, tx, per.userID, per.email)
+	if err != nil {
+		return nil, err
 	}
-	if open > 0 {
+	if open {
 		return &Gate{Message: "Your training is complete. There is already an open access request for you."}, nil
 	}
 	var site *membership
@@ -106,7 +105,7 @@ func (s *Service) gate(ctx context.Context, tx *store.Tx, actor *authz.Principal
 	}
 	key := SourceKey(per.userID, site.id)
 	var ref, state string
-	err := tx.QueryRow(ctx, `SELECT ref, state FROM access_requests WHERE source_key = ?`, key).Scan(&ref, &state)
+	err = tx.QueryRow(ctx, `SELECT ref, state FROM access_requests WHERE source_key = ?`, key).Scan(&ref, &state)
 	if err == nil {
 		return &Gate{Message: fmt.Sprintf("Your training is complete. Access request %s was raised for you before (%s); ask your site authoriser about it.",
 			ref, access.StateLabel(state))}, nil
