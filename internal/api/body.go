@@ -82,6 +82,11 @@ func decodeBytes(b []byte, dst any) error {
 	if t := bytes.TrimSpace(b); len(t) == 0 || t[0] != '{' {
 		return errs.E(errs.Invalid, "The request body must be a JSON object ({…})")
 	}
+	// encoding/json turns invalid UTF-8 into U+FFFD, but a \u0000 escape
+	// decodes to a NUL byte, which PostgreSQL cannot store.
+	if bytes.Contains(bytes.ToLower(b), []byte(`\u0000`)) {
+		return errs.E(errs.Invalid, "The request body contains a NUL character (\\u0000), which cannot be accepted")
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {

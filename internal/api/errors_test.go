@@ -31,6 +31,21 @@ func TestRefusals(t *testing.T) {
 		}
 		checkJSON(t, r, map[string]any{"code": "too_large", "status": 413}, "oversized body")
 
+		// NUL characters (which PostgreSQL cannot store) are refused with a
+		// clear 400 in a body and in a query string, never a 500.
+		for _, body := range []string{`{"name":"Trust\u0000","ods_code":"RQ1"}`, `{"name":"Trust","ods_code":"RQ\u0000"}`} {
+			r := s.do(t, "POST", "/api/v1/organisations", s.as[admin], tokenMode, body)
+			if r.status != 400 || !strings.Contains(string(r.body), "NUL") {
+				t.Errorf("NUL in a body: %d %s", r.status, r.body)
+			}
+		}
+		if r := s.do(t, "GET", "/api/v1/audit-events?actor=%00", s.as[admin], tokenMode, ""); r.status != 400 {
+			t.Errorf("NUL in a query string: %d %s", r.status, r.body)
+		}
+		if r := s.do(t, "GET", "/api/v1/access-requests?q=%ff", s.as[admin], tokenMode, ""); r.status != 400 {
+			t.Errorf("invalid UTF-8 in a query string: %d %s", r.status, r.body)
+		}
+
 		// Deactivating an account revokes its tokens at once.
 		spare := s.as[backOffice]
 		if r := s.do(t, "POST", "/api/v1/users/"+spare.user.ID+"/deactivate", s.as[admin], tokenMode, ""); r.status != 200 {

@@ -137,6 +137,10 @@ func (h *Handler) wrap(rt Route) http.Handler {
 			h.fail(w, r, errSignIn)
 			return
 		}
+		if !store.StorableValues(r.URL.Query()) {
+			h.fail(w, r, errs.E(errs.Invalid, "The query string contains characters that cannot be accepted (NUL or invalid UTF-8)"))
+			return
+		}
 		if changesState(r.Method) {
 			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 			if c.Principal != nil {

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers driver "pgx"
@@ -375,4 +376,25 @@ func Redact(dsn string) string {
 		u.User = url.UserPassword(u.User.Username(), "redacted")
 	}
 	return u.String()
+}
+
+// StorableText reports whether s can be stored as text on both engines:
+// PostgreSQL refuses NUL bytes and invalid UTF-8, and no person types them.
+// The portal and the API refuse such input before it reaches a query.
+func StorableText(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
+
+// StorableValues reports whether every name and value of a form or query
+// string is StorableText.
+func StorableValues(v map[string][]string) bool {
+	for k, vs := range v {
+		if !StorableText(k) {
+			return false
+		}
+		for _, s := range vs {
+			if !StorableText(s) {
+				return false
+			}
+		}
+	}
+	return true
 }

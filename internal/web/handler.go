@@ -4,9 +4,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
-	"unicode/utf8"
 
 	accessreq "github.com/caregate/caregate/internal/access"
 	"github.com/caregate/caregate/internal/audit"
@@ -173,7 +171,7 @@ func (h *Handler) handle(mux *http.ServeMux, pattern string, a access, fn http.H
 	h.routes = append(h.routes, pattern)
 	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		c := httpauth.From(r.Context())
-		if !cleanInput(r.URL.Query()) {
+		if !store.StorableValues(r.URL.Query()) {
 			h.fail(w, r, errs.E(errs.Invalid, "The address contains characters that cannot be accepted"))
 			return
 		}
@@ -183,7 +181,7 @@ func (h *Handler) handle(mux *http.ServeMux, pattern string, a access, fn http.H
 				h.fail(w, r, errs.E(errs.Invalid, "The form could not be read"))
 				return
 			}
-			if !cleanInput(r.PostForm) {
+			if !store.StorableValues(r.PostForm) {
 				h.fail(w, r, errs.E(errs.Invalid, "The form contains characters that cannot be accepted. Remove any control characters and try again."))
 				return
 			}
@@ -226,19 +224,3 @@ func nextStep(state string) string {
 }
 
 func principal(r *http.Request) *authz.Principal { return httpauth.From(r.Context()).Principal }
-
-// cleanInput reports whether every submitted value is valid UTF-8 without
-// NUL bytes: PostgreSQL refuses such text, and no person types it.
-func cleanInput(v url.Values) bool {
-	for k, vs := range v {
-		if !utf8.ValidString(k) || strings.ContainsRune(k, 0) {
-			return false
-		}
-		for _, s := range vs {
-			if !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
-				return false
-			}
-		}
-	}
-	return true
-}
