@@ -233,6 +233,9 @@ func TestConfigValidate(t *testing.T) {
 		{"base URL without scheme", app.Config{Addr: ":8080", BaseURL: "caregate.example.nhs.uk"}, "the base URL must be like https://"},
 		{"base URL ftp", app.Config{Addr: ":8080", BaseURL: "ftp://caregate.example.nhs.uk"}, "the base URL must be like https://"},
 		{"base URL without host", app.Config{Addr: ":8080", BaseURL: "https://"}, "the base URL must be like https://"},
+		{"SLA of 3 working days", app.Config{Addr: ":8080", SLAWorkingDays: 3}, ""},
+		{"negative SLA", app.Config{Addr: ":8080", SLAWorkingDays: -1}, "the SLA must be between 1 and 60 working days"},
+		{"SLA of a year", app.Config{Addr: ":8080", SLAWorkingDays: 250}, "the SLA must be between 1 and 60 working days"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -256,6 +259,22 @@ func TestConfigValidate(t *testing.T) {
 	if _, err := app.New(context.Background(), app.Config{DataDir: dir, Addr: "nonsense"}, app.Options{}); err == nil ||
 		!strings.Contains(err.Error(), "--addr") {
 		t.Fatalf("New with a bad address: %v", err)
+	}
+}
+
+// The SLA period is configuration: it reaches the access service, and from
+// the environment when the flag is not given.
+func TestSLAPeriodIsConfiguration(t *testing.T) {
+	t.Setenv("CAREGATE_SLA_WORKING_DAYS", "3")
+	cfg := app.Config{DataDir: t.TempDir(), Addr: "127.0.0.1:0"}
+	cfg.FromEnv()
+	a, err := app.New(context.Background(), cfg, app.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if got := a.Access.Config().SLAWorkingDays; got != 3 {
+		t.Fatalf("SLA of %d working days, want 3 from CAREGATE_SLA_WORKING_DAYS", got)
 	}
 }
 
