@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/caregate/caregate/internal/audit"
 	"github.com/caregate/caregate/internal/auth"
@@ -268,13 +269,13 @@ func (s *Service) grant(ctx context.Context, tx *store.Tx, who audit.Who, r *Req
 	if acct != nil {
 		username = acct.Username
 		_, err = tx.Exec(ctx, `UPDATE record_accounts SET organisation_id = ?, role = ?, status = ?, status_reason = '', finishing_date = ?,
-			activated_at = ?, last_used_at = 0, updated_at = ? WHERE id = ?`, r.OrganisationID, r.Role, AccountActive, r.FinishingDate, now, now, acct.ID)
+			activated_at = ?, last_used_at = 0, idle_from = ?, inactivity_warned_at = 0, updated_at = ? WHERE id = ?`, r.OrganisationID, r.Role, AccountActive, r.FinishingDate, now, now, now, acct.ID)
 	} else {
 		if username, err = s.username(ctx, tx, r.GivenName, r.FamilyName); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO record_accounts (id, user_id, organisation_id, username, role, status, finishing_date, activated_at, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, ident.New(), userID, r.OrganisationID, username, r.Role, AccountActive, r.FinishingDate, now, now, now)
+		_, err = tx.Exec(ctx, `INSERT INTO record_accounts (id, user_id, organisation_id, username, role, status, finishing_date, activated_at, idle_from, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, ident.New(), userID, r.OrganisationID, username, r.Role, AccountActive, r.FinishingDate, now, now, now, now)
 	}
 	if err != nil {
 		return errs.Wrap(err, "record account")
@@ -385,8 +386,8 @@ func (s *Service) setStatus(ctx context.Context, tx *store.Tx, who audit.Who, r 
 	args := []any{status, reason, now}
 	if status == AccountActive {
 		// The inactivity clock starts again at reactivation.
-		q += `, activated_at = ?, last_used_at = 0`
-		args = append(args, now)
+		q += `, activated_at = ?, last_used_at = 0, idle_from = ?, inactivity_warned_at = 0`
+		args = append(args, now, now)
 		if r.FinishingDate != "" {
 			q += `, finishing_date = ?`
 			args = append(args, r.FinishingDate)
@@ -412,7 +413,13 @@ func (s *Service) setStatus(ctx context.Context, tx *store.Tx, who audit.Who, r 
 // audit.System with the rule in detail.
 func (s *Service) SetAccountStatusTx(ctx context.Context, tx *store.Tx, who audit.Who, userID, status, reason string, detail map[string]string) error {
 	now := s.clock.Now().UnixMicro()
-	res, err := tx.Exec(ctx, `UPDATE record_accounts SET status = ?, status_reason = ?, updated_at = ? WHERE user_id = ?`, status, reason, now, userID)
+	q := `UPDATE record_accounts SET status = ?, status_reason = ?, updated_at = ?`
+	args := []any{status, reason, now}
+	if status == AccountActive {
+		q += `, activated_at = ?, last_used_at = 0, idle_from = ?, inactivity_warned_at = 0`
+		args = append(args, now, now)
+	}
+	res, err := tx.Exec(ctx, q+` WHERE user_id = ?`, append(args, userID)...)
 	if err != nil {
 		return errs.Wrap(err, "change record account")
 	}
@@ -424,4 +431,30 @@ func (s *Service) SetAccountStatusTx(ctx context.Context, tx *store.Tx, who audi
 	}
 	detail["reason"] = reason
 	return s.log.Record(ctx, tx, audit.New(who, "record_account."+status, "user", userID, audit.Success, detail))
+}
+
+// MarkUsed records that people opened the record at the time at: their
+// accounts' last use and inactivity clock move forward (never back) and an
+// inactivity warning already sent is cleared. The record viewer calls it in
+// batches rather than once per request. Only active accounts are touched.
+func (s *Service) MarkUsed(ctx context.Context, at time.Time, userIDs ...string) error {
+	const chunk = 500
+	t := at.UnixMicro()
+	for len(userIDs) > 0 {
+		n := min(chunk, len(userIDs))
+		part := userIDs[:n]
+		userIDs = userIDs[n:]
+		args := make([]any, 0, n+3)
+		args = append(args, t, t)
+		for _, id := range part {
+			args = append(args, id)
+		}
+		args = append(args, t)
+		q := `UPDATE record_accounts SET last_used_at = ?, idle_from = ?, inactivity_warned_at = 0
+			WHERE user_id IN (?` + strings.Repeat(", ?", n-1) + `) AND status = 'active' AND last_used_at < ?`
+		if _, err := s.db.Exec(ctx, q, args...); err != nil {
+			return errs.Wrap(err, "mark record accounts used")
+		}
+	}
+	return nil
 }
