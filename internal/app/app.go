@@ -18,6 +18,7 @@ import (
 	"github.com/caregate/caregate/internal/clock"
 	"github.com/caregate/caregate/internal/httpauth"
 	"github.com/caregate/caregate/internal/jobs"
+	"github.com/caregate/caregate/internal/member"
 	"github.com/caregate/caregate/internal/notify"
 	"github.com/caregate/caregate/internal/onboarding"
 	"github.com/caregate/caregate/internal/org"
@@ -51,6 +52,7 @@ type App struct {
 	Access     *access.Service
 	Onboarding *onboarding.Service
 	Training   *training.Service
+	Members    *member.Service
 	Auth       *httpauth.Authenticator
 	Web        *web.Handler
 	API        *api.Handler
@@ -129,6 +131,8 @@ func New(ctx context.Context, cfg Config, o Options) (*App, error) {
 		// training is complete but who have none yet.
 		a.Jobs.Every("training_refreshers", time.Hour, a.Training.Sweep)
 	}
+	a.Members = member.NewService(a.DB, a.Audit, a.Clock, a.Users, a.Orgs, a.Access, a.Training, a.Outbox,
+		member.Config{BaseURL: cfg.BaseURL})
 	key, err := csrfKey(ctx, a.DB)
 	if err != nil {
 		a.Close()
@@ -145,14 +149,15 @@ func New(ctx context.Context, cfg Config, o Options) (*App, error) {
 		demo = &web.Demo{Accounts: o.DemoAccounts, Clock: a.DemoClock}
 	}
 	a.Web, err = web.New(web.Deps{DB: a.DB, Users: a.Users, Orgs: a.Orgs, Access: a.Access, Audit: a.Audit, Auth: a.Auth, Clock: a.Clock,
-		Assets: assets, Demo: demo, Log: a.Log, BaseURL: cfg.BaseURL, Onboarding: a.Onboarding, Outbox: a.Outbox, Training: a.Training})
+		Assets: assets, Demo: demo, Log: a.Log, BaseURL: cfg.BaseURL, Onboarding: a.Onboarding, Outbox: a.Outbox, Training: a.Training,
+		Members: a.Members})
 	if err != nil {
 		a.Close()
 		return nil, err
 	}
 	a.API = api.New(api.Deps{DB: a.DB, Users: a.Users, Orgs: a.Orgs, Access: a.Access, Audit: a.Audit, Auth: a.Auth, Clock: a.Clock,
 		DemoClock: a.DemoClock, Log: a.Log, Version: Version, BaseURL: cfg.BaseURL, Onboarding: a.Onboarding, Outbox: a.Outbox,
-		Training: a.Training})
+		Training: a.Training, Members: a.Members})
 	a.Metrics = prometheus.NewRegistry()
 	a.handler = a.routes(assets)
 	return a, nil

@@ -76,6 +76,9 @@ type NewUser struct {
 	FamilyName string   `json:"family_name"`
 	Roles      []string `json:"roles"`
 	Password   string   `json:"password,omitempty"` // optional; otherwise a set-up link is needed
+	// PasswordHash is a password already checked and hashed with
+	// HashNewPassword (so that the slow hash runs outside the transaction).
+	PasswordHash string `json:"-"`
 }
 
 // Validate checks the fields of a new user.
@@ -140,8 +143,8 @@ func (s *Service) CreateUserTx(ctx context.Context, tx *store.Tx, who audit.Who,
 	if err := n.Validate(); err != nil {
 		return nil, err
 	}
-	hash := ""
-	if n.Password != "" {
+	hash := n.PasswordHash
+	if hash == "" && n.Password != "" {
 		var err error
 		if hash, err = HashPassword(n.Password, s.cfg.Hash); err != nil {
 			return nil, errs.Wrap(err, "hash password")

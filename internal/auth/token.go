@@ -232,3 +232,28 @@ func (s *Service) CountUsers(ctx context.Context) (int, error) {
 	err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM users`).Scan(&n)
 	return n, err
 }
+
+// HashNewPassword checks a new password against the strength rule and the
+// person's own details and hashes it. It runs outside any transaction:
+// argon2id is slow by design and must not hold the database's write lock.
+// Errors: Invalid (on field "password").
+func (s *Service) HashNewPassword(password string, personal ...string) (string, error) {
+	if why := CheckPasswordStrength(password, personal...); why != "" {
+		return "", &errs.Error{Code: errs.Invalid, Message: why, Fields: []errs.FieldError{{Field: "password", Message: why}}}
+	}
+	hash, err := HashPassword(password, s.cfg.Hash)
+	if err != nil {
+		return "", errs.Wrap(err, "hash")
+	}
+	return hash, nil
+}
+
+// SetPasswordHashTx stores a hash made by HashNewPassword as the person's
+// password, in the caller's transaction (accepting an invitation).
+func (s *Service) SetPasswordHashTx(ctx context.Context, tx *store.Tx, who audit.Who, userID, hash string) error {
+	if _, err := tx.Exec(ctx, `UPDATE users SET password_hash = ?, must_change_password = 0, updated_at = ? WHERE id = ?`,
+		hash, s.clock.Now().UnixMicro(), userID); err != nil {
+		return errs.Wrap(err, "set password")
+	}
+	return s.log.Record(ctx, tx, audit.New(who, "auth.password.set", "user", userID, audit.Success, nil))
+}

@@ -51,7 +51,12 @@ type User struct {
 // Name returns the person's full name.
 func (u *User) Name() string { return strings.TrimSpace(u.GivenName + " " + u.FamilyName) }
 
-// HasRole reports whether u holds a region-wide role.
+// HasPassword reports whether u has chosen a password (or been given a
+// one-time one); people created by an access request before they chose one
+// have not.
+func (u *User) HasPassword() bool { return u.passwordHash != "" }
+
+// HasRole reports whether the user holds a region-wide role.
 func (u *User) HasRole(r string) bool { return slices.Contains(u.Roles, r) }
 
 // NormaliseEmail lower-cases and checks an e-mail address.

@@ -38,6 +38,10 @@ const (
 	// 30 and 7 days before. Data: Name, Module (its title), LapsesOn (the
 	// date, e.g. "2 November 2027"), Days ("30" or "7"), Link.
 	KindTrainingReminder = "training_reminder"
+	// An invitation to join a site, to the invited person. Data: Name,
+	// InvitedBy, Site, Organisation, Link (single-use; a secret), Expires
+	// (the date, e.g. "2 January 2027").
+	KindInvitation = "invitation"
 )
 
 // kind describes what a message of one kind needs.
@@ -59,6 +63,7 @@ var kinds = map[string]kind{
 	KindCredentialsPassword:     {required: []string{"Name", "Password"}, sensitive: true},
 	KindAccessChanged:           {required: []string{"Name", "Change"}},
 	KindTrainingReminder:        {required: []string{"Name", "Module", "LapsesOn"}},
+	KindInvitation:              {required: []string{"Name", "InvitedBy", "Site", "Organisation", "Link", "Expires"}, sensitive: true},
 }
 
 // Kinds returns every message kind, sorted (for filters and tests).

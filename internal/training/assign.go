@@ -152,6 +152,7 @@ type person struct {
 
 type membership struct {
 	id, siteID, siteName, orgID, orgName, jobTitle, category, status string
+	recordRole, finishing                                            string // chosen at invitation
 	joined                                                           int64
 }
 
@@ -184,8 +185,18 @@ func (p *person) hasAccount() bool { return p.acct != nil && p.acct.status != ac
 // or Care Professional when they have none yet. (When invitations carry the
 // role the authoriser chose, this is where it would be read.)
 func (p *person) role() string {
-	if p.hasAccount() && p.acct.role == access.RoleAdministrator {
-		return access.RoleAdministrator
+	if p.hasAccount() {
+		if p.acct.role == access.RoleAdministrator {
+			return access.RoleAdministrator
+		}
+		return access.RoleCareProfessional
+	}
+	// Before there is an account, the role the authoriser chose at
+	// invitation (the earliest active membership that has one).
+	for _, m := range p.memberships {
+		if m.status == "active" && m.recordRole != "" {
+			return m.recordRole
+		}
 	}
 	return access.RoleCareProfessional
 }
@@ -220,7 +231,7 @@ func loadPeople(ctx context.Context, q store.Querier, w peopleWhere) (map[string
 	out := map[string]*person{}
 	cond, args := w.and("m.")
 	rows, err := q.Query(ctx, `SELECT m.id, m.user_id, m.site_id, s.name, s.organisation_id, o.name, m.job_title, m.job_category, m.status, m.joined_at,
-		u.email, u.given_name, u.family_name
+		u.email, u.given_name, u.family_name, m.record_role, m.finishing_date
 		FROM memberships m JOIN sites s ON s.id = m.site_id JOIN organisations o ON o.id = s.organisation_id JOIN users u ON u.id = m.user_id
 		WHERE m.status <> 'deleted'`+cond+` ORDER BY m.joined_at, m.id`, args...)
 	if err != nil {
@@ -230,7 +241,7 @@ func loadPeople(ctx context.Context, q store.Querier, w peopleWhere) (map[string
 		var m membership
 		var user, email, given, family string
 		if err := rows.Scan(&m.id, &user, &m.siteID, &m.siteName, &m.orgID, &m.orgName, &m.jobTitle, &m.category, &m.status, &m.joined,
-			&email, &given, &family); err != nil {
+			&email, &given, &family, &m.recordRole, &m.finishing); err != nil {
 			rows.Close()
 			return nil, errs.Wrap(err, "scan membership")
 		}

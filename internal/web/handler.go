@@ -13,6 +13,7 @@ import (
 	"github.com/caregate/caregate/internal/clock"
 	"github.com/caregate/caregate/internal/errs"
 	"github.com/caregate/caregate/internal/httpauth"
+	"github.com/caregate/caregate/internal/member"
 	"github.com/caregate/caregate/internal/notify"
 	"github.com/caregate/caregate/internal/onboarding"
 	"github.com/caregate/caregate/internal/org"
@@ -58,6 +59,8 @@ type Deps struct {
 	Outbox *notify.Outbox
 	// Training serves the training portal.
 	Training *training.Service
+	// Members serves the authoriser's portal (invitations and members).
+	Members *member.Service
 }
 
 // Handler serves the portal pages.
@@ -79,6 +82,7 @@ type Handler struct {
 	onboarding *onboarding.Service
 	outbox     *notify.Outbox
 	training   *training.Service
+	members    *member.Service
 }
 
 // New parses the templates and returns the portal handler.
@@ -92,7 +96,7 @@ func New(d Deps) (*Handler, error) {
 	}
 	return &Handler{db: d.DB, users: d.Users, orgs: d.Orgs, access: d.Access, audit: d.Audit, auth: d.Auth, clock: d.Clock,
 		assets: d.Assets, demo: d.Demo, log: d.Log, templates: t, baseURL: strings.TrimSuffix(d.BaseURL, "/"),
-		onboarding: d.Onboarding, outbox: d.Outbox, training: d.Training}, nil
+		onboarding: d.Onboarding, outbox: d.Outbox, training: d.Training, members: d.Members}, nil
 }
 
 // Routes lists the registered route patterns (for the permission matrix).

@@ -45,6 +45,7 @@ ALTER TABLE memberships ADD COLUMN finishing_date TEXT NOT NULL DEFAULT '';
 ALTER TABLE memberships ADD COLUMN leaving_date TEXT NOT NULL DEFAULT '';
 ALTER TABLE memberships ADD COLUMN invitation_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE memberships ADD COLUMN record_role TEXT NOT NULL DEFAULT '';
+ALTER TABLE memberships ADD COLUMN phone TEXT NOT NULL DEFAULT '';
 ALTER TABLE memberships ADD COLUMN updated_at BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE memberships ADD COLUMN ended_by TEXT NOT NULL DEFAULT '';
 CREATE UNIQUE INDEX memberships_open ON memberships (site_id, user_id) WHERE status <> 'deleted';
