@@ -231,3 +231,11 @@ func fieldText(e *errs.Error) string {
 	}
 	return b.String()
 }
+
+var whoAny = audit.Who{IP: "192.0.2.9", UserAgent: "test"}
+
+func eachBench(b *testing.B, fn func(b *testing.B, w *world)) {
+	for _, e := range storetest.Engines(b) {
+		b.Run(e.Name, func(b *testing.B) { fn(b, newWorld(b, e.Open(b))) })
+	}
+}

@@ -141,14 +141,15 @@ func (s *Service) parseIntake(data []byte) ([]*IntakeRow, error) {
 		if err == io.EOF {
 			break
 		}
-		line, _ := r.FieldPos(0)
 		if err != nil {
+			line := 0
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
 				line = pe.Line
 			}
 			return nil, bad("Line %d could not be read as CSV: %s", line, csvError(err))
 		}
+		line, _ := r.FieldPos(0)
 		if len(rows) >= s.cfg.MaxIntakeRows {
 			return nil, bad("The file has more than %d people: split it into smaller files", s.cfg.MaxIntakeRows)
 		}
@@ -193,9 +194,10 @@ func blank(rec []string) bool {
 	return true
 }
 
+// contains reports whether x is one of the header names xs.
 func contains(xs []string, x string) bool {
 	for _, y := range xs {
-		if y == x {
+		if headerKey(y) == x {
 			return true
 		}
 	}

@@ -241,7 +241,7 @@ func (s *Service) Remove(ctx context.Context, p *authz.Principal, siteID, id, le
 	var v errs.Validation
 	leaving = strings.TrimSpace(leaving)
 	if leaving == "" {
-		v.Add("leaving_date", "Enter the date they left or leave, like 2027-03-31")
+		v.Add("leaving_date", "Enter their leaving date, like 2027-03-31")
 	} else if _, err := time.ParseInLocation("2006-01-02", leaving, london); err != nil {
 		v.Add("leaving_date", "The leaving date must be a real date, like 2027-03-31")
 	}

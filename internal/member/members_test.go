@@ -1,0 +1,190 @@
+package member_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/caregate/caregate/internal/access"
+	"github.com/caregate/caregate/internal/errs"
+	"github.com/caregate/caregate/internal/member"
+)
+
+var attest = member.Attestations{DirectCare: true, ToldMisuse: true, IGTraining: true}
+
+func (w *world) request(id string) *access.Request {
+	w.t.Helper()
+	r, _, err := w.acc.Get(w.ctx, w.admin, id)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return r
+}
+
+func TestMembersListWithTrainingAndAuthoriserMark(t *testing.T) {
+	each(t, func(t *testing.T, w *world) {
+		w.join(w.authoriser, w.nursing, "nina.new@nhs.net")
+		w.join(w.authoriser, w.nursing, "adam.able@nhs.net")
+		ms, err := w.svc.Members(w.ctx, w.authoriser, w.nursing.ID)
+		if err != nil || len(ms) != 2 || ms[0].Email != "nina.new@nhs.net" && ms[0].Email != "adam.able@nhs.net" {
+			t.Fatalf("members %+v %v", ms, err)
+		}
+		for _, m := range ms {
+			if m.Authoriser || m.JoinedAt.IsZero() {
+				t.Fatalf("member %+v", m)
+			}
+		}
+		_, err = w.svc.Members(w.ctx, w.other, w.nursing.ID)
+		wantCode(t, err, errs.Forbidden, "")
+	})
+}
+
+func TestDeactivateRemoveReactivate(t *testing.T) {
+	each(t, func(t *testing.T, w *world) {
+		m := w.join(w.authoriser, w.nursing, "nina.new@nhs.net")
+		w.grant(m.UserID, w.riverside.ID, access.AccountActive)
+
+		// Bad reason changes nothing.
+		_, err := w.svc.Deactivate(w.ctx, w.authoriser, w.nursing.ID, m.ID, "holiday", "")
+		wantCode(t, err, errs.Invalid, "maternity leave")
+		// Another site's authoriser cannot act on this member, nor through
+		// their own site.
+		_, err = w.svc.Deactivate(w.ctx, w.other, w.nursing.ID, m.ID, "maternity_leave", "")
+		wantCode(t, err, errs.Forbidden, "")
+		_, err = w.svc.Deactivate(w.ctx, w.other, w.mentalHealth.ID, m.ID, "maternity_leave", "")
+		wantCode(t, err, errs.NotFound, "not a member of this site")
+
+		out, err := w.svc.Deactivate(w.ctx, w.authoriser, w.nursing.ID, m.ID, "maternity_leave", "")
+		if err != nil || out.Member.Status != member.MembershipDeactivated || out.RequestRef == "" {
+			t.Fatalf("deactivate %+v %v", out, err)
+		}
+		r := w.request(out.RequestID)
+		if r.Type != access.TypeDeactivation || r.Reason != "maternity_leave" || r.SubjectUserID != m.UserID || r.SubmittedBy != w.authoriser.UserID {
+			t.Fatalf("request %+v", r)
+		}
+		_, err = w.svc.Deactivate(w.ctx, w.authoriser, w.nursing.ID, m.ID, "other", "again")
+		wantCode(t, err, errs.Conflict, "already deactivated")
+		// Deactivated members are not current members, but are in the history.
+		if ms, _ := w.svc.Members(w.ctx, w.authoriser, w.nursing.ID); len(ms) != 0 {
+			t.Fatalf("%d current members", len(ms))
+		}
+		// The back office completes the deactivation.
+		if _, err := w.acc.Complete(w.ctx, w.principal(w.person("bo@nhs.net", "back_office").UserID), r.ID, "done"); err != nil {
+			t.Fatal(err)
+		}
+		// The deactivated member can still sign in to the portal.
+		if _, _, err := w.users.SignIn(w.ctx, whoAny, "nina.new@nhs.net", password); err != nil {
+			t.Fatalf("a deactivated member cannot sign in: %v", err)
+		}
+		// Reactivation needs the confirmations, then raises a reactivation
+		// request: no retraining.
+		_, err = w.svc.Reactivate(w.ctx, w.authoriser, w.nursing.ID, m.ID, member.Attestations{DirectCare: true})
+		wantCode(t, err, errs.Invalid, "")
+		out, err = w.svc.Reactivate(w.ctx, w.authoriser, w.nursing.ID, m.ID, attest)
+		if err != nil || out.Member.Status != member.MembershipActive || out.RequestID == "" {
+			t.Fatalf("reactivate %+v %v", out, err)
+		}
+		if r := w.request(out.RequestID); r.Type != access.TypeReactivation || r.State != access.StateValidated {
+			t.Fatalf("reactivation request %+v", r)
+		}
+		_, err = w.svc.Reactivate(w.ctx, w.authoriser, w.nursing.ID, m.ID, attest)
+		wantCode(t, err, errs.Conflict, "not deactivated")
+
+		// Removing a leaver while a request is open for them is refused
+		// whole: the membership is unchanged.
+		_, err = w.svc.Remove(w.ctx, w.authoriser, w.nursing.ID, m.ID, "2026-11-30", "")
+		wantCode(t, err, errs.Conflict, "nothing was changed")
+		if got := w.membership(w.nursing, m.UserID); got.Status != member.MembershipActive {
+			t.Fatalf("half-done removal: %+v", got)
+		}
+	})
+}
+
+func TestRemoveLeaver(t *testing.T) {
+	each(t, func(t *testing.T, w *world) {
+		m := w.join(w.authoriser, w.nursing, "nina.new@nhs.net")
+		w.grant(m.UserID, w.riverside.ID, access.AccountActive)
+		_, err := w.svc.Remove(w.ctx, w.authoriser, w.nursing.ID, m.ID, "", "")
+		wantCode(t, err, errs.Invalid, "leaving")
+		_, err = w.svc.Remove(w.ctx, w.authoriser, w.nursing.ID, m.ID, "30/11/2026", "")
+		wantCode(t, err, errs.Invalid, "real date")
+		out, err := w.svc.Remove(w.ctx, w.authoriser, w.nursing.ID, m.ID, "2026-11-30", "Moved to Leeds")
+		if err != nil || out.Member.Status != member.MembershipDeleted || out.Member.LeavingDate != "2026-11-30" {
+			t.Fatalf("remove %+v %v", out, err)
+		}
+		if r := w.request(out.RequestID); r.Type != access.TypeDeletion || r.Reason != access.ReasonLeaver || r.LeavingDate != "2026-11-30" {
+			t.Fatalf("deletion request %+v", r)
+		}
+		// A removed member can no longer be changed, but stays in the history.
+		_, err = w.svc.Deactivate(w.ctx, w.authoriser, w.nursing.ID, m.ID, "other", "x")
+		wantCode(t, err, errs.Conflict, "was removed")
+		_, err = w.svc.UpdateMember(w.ctx, w.authoriser, w.nursing.ID, m.ID, member.MemberEdit{JobTitle: "x"})
+		wantCode(t, err, errs.Conflict, "was removed")
+		_, err = w.svc.Reactivate(w.ctx, w.authoriser, w.nursing.ID, m.ID, attest)
+		wantCode(t, err, errs.Conflict, "invite them again")
+		h, _ := w.svc.History(w.ctx, w.authoriser, w.nursing.ID)
+		if len(h) != 1 || h[0].Status != member.MembershipDeleted {
+			t.Fatalf("history %+v", h)
+		}
+		// A returning leaver is invited again and becomes the same person.
+		w.clock.Advance(60e9)
+		w.invite(w.authoriser, w.nursing, "nina.new@nhs.net")
+		a, err := w.svc.Accept(w.ctx, whoAny, w.link("nina.new@nhs.net"), "", "")
+		if err != nil || a.UserID != m.UserID {
+			t.Fatalf("re-accept %+v %v", a, err)
+		}
+	})
+}
+
+func TestRemoveKeepsAccessThroughAnotherSite(t *testing.T) {
+	each(t, func(t *testing.T, w *world) {
+		m := w.join(w.authoriser, w.nursing, "nina.new@nhs.net")
+		w.grant(m.UserID, w.riverside.ID, access.AccountActive)
+		w.clock.Advance(60e9)
+		w.invite(w.other, w.mentalHealth, "nina.new@nhs.net")
+		if _, err := w.svc.Accept(w.ctx, whoAny, w.link("nina.new@nhs.net"), "", ""); err != nil {
+			t.Fatal(err)
+		}
+		out, err := w.svc.Remove(w.ctx, w.authoriser, w.nursing.ID, m.ID, "2026-11-30", "")
+		if err != nil || out.RequestID != "" || !strings.Contains(out.Message, "Community Mental Health Team") {
+			t.Fatalf("remove %+v %v", out, err)
+		}
+	})
+}
+
+func TestUpdateMember(t *testing.T) {
+	each(t, func(t *testing.T, w *world) {
+		// Without a record account, an e-mail change is immediate.
+		m := w.join(w.authoriser, w.nursing, "nina.new@nhs.net")
+		out, err := w.svc.UpdateMember(w.ctx, w.authoriser, w.nursing.ID, m.ID, member.MemberEdit{Email: "nina.newman@nhs.net", JobTitle: "Sister"})
+		if err != nil || out.Member.Email != "nina.newman@nhs.net" || out.Member.JobTitle != "Sister" || out.RequestID != "" {
+			t.Fatalf("update %+v %v", out, err)
+		}
+		_, err = w.svc.UpdateMember(w.ctx, w.authoriser, w.nursing.ID, m.ID, member.MemberEdit{Email: "nina@gmail.com"})
+		wantCode(t, err, errs.Invalid, "allowed domains")
+		_, err = w.svc.UpdateMember(w.ctx, w.authoriser, w.nursing.ID, m.ID, member.MemberEdit{FinishingDate: "2020-01-01"})
+		wantCode(t, err, errs.Invalid, "past")
+		_, err = w.svc.UpdateMember(w.ctx, w.authoriser, w.nursing.ID, m.ID, member.MemberEdit{JobCategory: "Wizard"})
+		wantCode(t, err, errs.Invalid, "job category")
+		_, err = w.svc.UpdateMember(w.ctx, w.other, w.nursing.ID, m.ID, member.MemberEdit{JobTitle: "x"})
+		wantCode(t, err, errs.Forbidden, "")
+
+		// With one, the e-mail change becomes an amendment request, and a
+		// finishing date reaches the record account at once.
+		w.grant(m.UserID, w.riverside.ID, access.AccountActive)
+		out, err = w.svc.UpdateMember(w.ctx, w.authoriser, w.nursing.ID, m.ID, member.MemberEdit{Email: "n.newman@nhs.net", FinishingDate: "2027-03-31"})
+		if err != nil || out.RequestID == "" || out.Member.Email != "nina.newman@nhs.net" || out.Member.FinishingDate != "2027-03-31" {
+			t.Fatalf("update %+v %v", out, err)
+		}
+		r := w.request(out.RequestID)
+		if r.Type != access.TypeAmendment || r.NewEmail != "n.newman@nhs.net" || r.Email != "nina.newman@nhs.net" {
+			t.Fatalf("amendment %+v", r)
+		}
+		acct, err := w.acc.Account(w.ctx, m.UserID)
+		if err != nil || acct.FinishingDate != "2027-03-31" {
+			t.Fatalf("account %+v %v", acct, err)
+		}
+		if n := w.count(`SELECT COUNT(*) FROM audit_events WHERE action = 'record_account.finishing_date' AND object_id = ?`, m.UserID); n != 1 {
+			t.Fatalf("%d finishing-date audit events", n)
+		}
+	})
+}
