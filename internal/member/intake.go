@@ -365,14 +365,20 @@ func (s *Service) ConfirmIntake(ctx context.Context, p *authz.Principal, siteID,
 		if err := s.checkRows(ctx, tx, pl, in.Rows); err != nil {
 			return err
 		}
+		// checkRows has just found every duplicate in this transaction.
+		var ready []*IntakeRow
+		var ins []InvitationInput
 		for _, row := range in.Rows {
-			if row.Status != RowReady {
-				continue
+			if row.Status == RowReady {
+				ready, ins = append(ready, row), append(ins, row.Input)
 			}
-			if row.InvitationID, err = s.inviteTx(ctx, tx, p, pl, row.Input, id); err != nil {
-				return fmt.Errorf("line %d: %w", row.Line, err)
-			}
-			row.Status = RowCreated
+		}
+		ids, err := s.insertInvitations(ctx, tx, p, pl, ins, id)
+		if err != nil {
+			return err
+		}
+		for i, row := range ready {
+			row.InvitationID, row.Status = ids[i], RowCreated
 		}
 		in.count()
 		in.Status = "confirmed"

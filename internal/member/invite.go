@@ -2,6 +2,7 @@ package member
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/caregate/caregate/internal/audit"
@@ -120,44 +121,81 @@ func (s *Service) inviteTx(ctx context.Context, tx *store.Tx, p *authz.Principal
 	if err := refuseDuplicate(ctx, tx, pl.site.ID, in.Email); err != nil {
 		return "", err
 	}
-	now := s.clock.Now()
-	id, token := ident.New(), ident.Secret("")
-	expires := now.Add(s.cfg.InvitationValidFor)
-	_, err := tx.Exec(ctx, `INSERT INTO invitations (id, site_id, organisation_id, given_name, family_name, email, phone, job_title, job_category,
-		record_role, finishing_date, ig_confirmed, token_hash, status, open_key, intake_id, created_by, created_at, expires_at, sent_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		id, pl.site.ID, pl.org.ID, in.GivenName, in.FamilyName, in.Email, in.Phone, in.JobTitle, in.JobCategory,
-		in.RecordRole, in.FinishingDate, 1, ident.Hash(token), InvitationPending, openKey(pl.site.ID, in.Email), intakeID,
-		p.UserID, now.UnixMicro(), expires.UnixMicro(), now.UnixMicro(), now.UnixMicro())
-	if store.IsUniqueViolation(err) {
-		return "", fieldConflict("email", in.Email+" has already been invited to this site: resend or edit the pending invitation")
-	}
+	ids, err := s.insertInvitations(ctx, tx, p, pl, []InvitationInput{in}, intakeID)
 	if err != nil {
-		return "", errs.Wrap(err, "insert invitation")
-	}
-	detail := map[string]string{"site_id": pl.site.ID, "email": in.Email, "record_role": in.RecordRole, "job_category": in.JobCategory,
-		"ig_confirmed": "true"}
-	if in.FinishingDate != "" {
-		detail["finishing_date"] = in.FinishingDate
-	}
-	if intakeID != "" {
-		detail["intake_id"] = intakeID
-	}
-	if err := s.log.Record(ctx, tx, audit.New(p.Who(), "invitation.create", "invitation", id, audit.Success, detail)); err != nil {
 		return "", err
 	}
-	return id, s.mailInvitation(ctx, tx, p, pl, id, in.GivenName+" "+in.FamilyName, in.Email, token, expires)
+	return ids[0], nil
 }
 
-// mailInvitation queues the invitation e-mail. It carries the link, a
-// secret, so it is sensitive: its body is erased once sent.
-func (s *Service) mailInvitation(ctx context.Context, tx *store.Tx, p *authz.Principal, pl *place, id, name, email, token string, expires time.Time) error {
-	_, err := s.outbox.Enqueue(ctx, tx, notify.Message{To: email, Kind: KindInvitation, Sensitive: true,
-		RelatedType: "invitation", RelatedID: id, Data: map[string]string{
+// insertInvitations stores checked invitations that are not duplicates, in
+// multi-row statements, with their audit events and e-mails. A duplicate
+// that slipped in since the check is refused by the open_key index, and the
+// caller's transaction fails whole.
+func (s *Service) insertInvitations(ctx context.Context, tx *store.Tx, p *authz.Principal, pl *place, ins []InvitationInput, intakeID string) ([]string, error) {
+	const cols = 21
+	const chunk = 40 // 840 parameters: below SQLite's and PostgreSQL's limits
+	now := s.clock.Now()
+	expires := now.Add(s.cfg.InvitationValidFor)
+	ids := make([]string, len(ins))
+	mails := make([]notify.Message, len(ins))
+	for start := 0; start < len(ins); start += chunk {
+		part := ins[start:min(start+chunk, len(ins))]
+		args := make([]any, 0, len(part)*cols)
+		for j, in := range part {
+			id, token := ident.New(), ident.Secret("")
+			ids[start+j] = id
+			args = append(args, id, pl.site.ID, pl.org.ID, in.GivenName, in.FamilyName, in.Email, in.Phone, in.JobTitle, in.JobCategory,
+				in.RecordRole, in.FinishingDate, 1, ident.Hash(token), InvitationPending, openKey(pl.site.ID, in.Email), intakeID,
+				p.UserID, now.UnixMicro(), expires.UnixMicro(), now.UnixMicro(), now.UnixMicro())
+			mails[start+j] = s.invitationMail(p, pl, id, in.GivenName+" "+in.FamilyName, in.Email, token, expires)
+		}
+		row := "(" + strings.Repeat("?, ", cols-1) + "?)"
+		_, err := tx.Exec(ctx, `INSERT INTO invitations (id, site_id, organisation_id, given_name, family_name, email, phone, job_title, job_category,
+			record_role, finishing_date, ig_confirmed, token_hash, status, open_key, intake_id, created_by, created_at, expires_at, sent_at, updated_at)
+			VALUES `+row+strings.Repeat(", "+row, len(part)-1), args...)
+		if store.IsUniqueViolation(err) {
+			if len(ins) == 1 {
+				return nil, fieldConflict("email", ins[0].Email+" has already been invited to this site: resend or edit the pending invitation")
+			}
+			return nil, errs.E(errs.Conflict, "Someone in the file was invited to this site while it was being confirmed: upload the file again")
+		}
+		if err != nil {
+			return nil, errs.Wrap(err, "insert invitations")
+		}
+	}
+	for i, in := range ins {
+		detail := map[string]string{"site_id": pl.site.ID, "email": in.Email, "record_role": in.RecordRole, "job_category": in.JobCategory,
+			"ig_confirmed": "true"}
+		if in.FinishingDate != "" {
+			detail["finishing_date"] = in.FinishingDate
+		}
+		if intakeID != "" {
+			detail["intake_id"] = intakeID
+		}
+		if err := s.log.Record(ctx, tx, audit.New(p.Who(), "invitation.create", "invitation", ids[i], audit.Success, detail)); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := s.outbox.EnqueueMany(ctx, tx, mails); err != nil {
+		return nil, errs.Wrap(err, "queue invitation e-mails")
+	}
+	return ids, nil
+}
+
+// invitationMail is the invitation e-mail. It carries the link, a secret,
+// so it is sensitive: its body is erased once sent.
+func (s *Service) invitationMail(p *authz.Principal, pl *place, id, name, email, token string, expires time.Time) notify.Message {
+	return notify.Message{To: email, Kind: KindInvitation, Sensitive: true, RelatedType: "invitation", RelatedID: id,
+		Data: map[string]string{
 			"Name": name, "InvitedBy": p.Name, "Site": pl.site.Name, "Organisation": pl.org.Name,
 			"Link": s.link("/invitations/" + token), "Expires": expires.In(london).Format("2 January 2006"),
-		}})
-	if err != nil {
+		}}
+}
+
+// mailInvitation queues the invitation e-mail.
+func (s *Service) mailInvitation(ctx context.Context, tx *store.Tx, p *authz.Principal, pl *place, id, name, email, token string, expires time.Time) error {
+	if _, err := s.outbox.Enqueue(ctx, tx, s.invitationMail(p, pl, id, name, email, token, expires)); err != nil {
 		return errs.Wrap(err, "queue invitation e-mail")
 	}
 	return nil
