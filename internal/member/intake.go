@@ -337,13 +337,13 @@ func (s *Service) PreviewIntake(ctx context.Context, p *authz.Principal, siteID,
 // the site's authorisers. Errors: as PreviewIntake, NotFound, Conflict
 // (already confirmed), Invalid (no IG confirmation).
 func (s *Service) ConfirmIntake(ctx context.Context, p *authz.Principal, siteID, id string, igConfirmed bool) (*Intake, error) {
-	if !igConfirmed {
-		return nil, &errs.Error{Code: errs.Invalid, Message: "Confirm that everyone in the file is compliant with your organisation's information governance training",
-			Fields: []errs.FieldError{{Field: "ig_confirmed", Message: "Confirm that everyone in the file is compliant with your organisation's information governance training"}}}
-	}
 	pl, err := s.manage(ctx, p, siteID)
 	if err != nil {
 		return nil, err
+	}
+	if !igConfirmed {
+		return nil, &errs.Error{Code: errs.Invalid, Message: "Confirm that everyone in the file is compliant with your organisation's information governance training",
+			Fields: []errs.FieldError{{Field: "ig_confirmed", Message: "Confirm that everyone in the file is compliant with your organisation's information governance training"}}}
 	}
 	in := &Intake{ID: id, SiteID: siteID}
 	err = s.db.InTx(ctx, func(tx *store.Tx) error {

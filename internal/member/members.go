@@ -195,16 +195,16 @@ func (s *Service) end(ctx context.Context, tx *store.Tx, p *authz.Principal, m *
 // Errors: as Members, Invalid (reason), Conflict (not active, or a request
 // that cannot be raised).
 func (s *Service) Deactivate(ctx context.Context, p *authz.Principal, siteID, id, reason, notes string) (*Outcome, error) {
-	if !slices.Contains(DeactivationReasons, reason) {
-		return nil, &errs.Error{Code: errs.Invalid, Message: "Choose why they are being deactivated",
-			Fields: []errs.FieldError{{Field: "reason", Message: "Choose why they are being deactivated: maternity leave, long-term sickness or other"}}}
-	}
-	var v errs.Validation
-	notes = text(&v, "notes", "Notes", notes, reason == "other", 500)
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
 	return s.change(ctx, p, siteID, id, func(tx *store.Tx, pl *place, m *Member, out *Outcome) error {
+		if !slices.Contains(DeactivationReasons, reason) {
+			return &errs.Error{Code: errs.Invalid, Message: "Choose why they are being deactivated",
+				Fields: []errs.FieldError{{Field: "reason", Message: "Choose why they are being deactivated: maternity leave, long-term sickness or other"}}}
+		}
+		var v errs.Validation
+		notes = text(&v, "notes", "Notes", notes, reason == "other", 500)
+		if err := v.Err(); err != nil {
+			return err
+		}
 		if m.Status != MembershipActive {
 			return errs.E(errs.Conflict, "%s is already deactivated", m.Name())
 		}
@@ -238,18 +238,18 @@ func (s *Service) Deactivate(ctx context.Context, p *authz.Principal, siteID, id
 // stays in the history. Callers: the site's authorisers. Errors: as
 // Deactivate, Invalid (leaving date).
 func (s *Service) Remove(ctx context.Context, p *authz.Principal, siteID, id, leaving, notes string) (*Outcome, error) {
-	var v errs.Validation
-	leaving = strings.TrimSpace(leaving)
-	if leaving == "" {
-		v.Add("leaving_date", "Enter their leaving date, like 2027-03-31")
-	} else if _, err := time.ParseInLocation("2006-01-02", leaving, london); err != nil {
-		v.Add("leaving_date", "The leaving date must be a real date, like 2027-03-31")
-	}
-	notes = text(&v, "notes", "Notes", notes, false, 500)
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
 	return s.change(ctx, p, siteID, id, func(tx *store.Tx, pl *place, m *Member, out *Outcome) error {
+		var v errs.Validation
+		leaving = strings.TrimSpace(leaving)
+		if leaving == "" {
+			v.Add("leaving_date", "Enter their leaving date, like 2027-03-31")
+		} else if _, err := time.ParseInLocation("2006-01-02", leaving, london); err != nil {
+			v.Add("leaving_date", "The leaving date must be a real date, like 2027-03-31")
+		}
+		notes = text(&v, "notes", "Notes", notes, false, 500)
+		if err := v.Err(); err != nil {
+			return err
+		}
 		if err := s.end(ctx, tx, p, m, MembershipDeleted, access.ReasonLeaver, leaving); err != nil {
 			return err
 		}
@@ -289,22 +289,22 @@ type Attestations struct {
 // Callers: the site's authorisers. Errors: as Deactivate, Invalid
 // (attestations), Conflict (not deactivated).
 func (s *Service) Reactivate(ctx context.Context, p *authz.Principal, siteID, id string, at Attestations) (*Outcome, error) {
-	var v errs.Validation
-	if !at.DirectCare {
-		v.Add("attest_direct_care", "Confirm the access is for direct care only")
-	}
-	if !at.ToldMisuse {
-		v.Add("attest_told_misuse", "Confirm you have told them not to look at their own, colleagues', friends' or family's records")
-	}
-	if !at.IGTraining {
-		v.Add("attest_ig_training", "Confirm their information governance training is up to date")
-	}
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
 	return s.change(ctx, p, siteID, id, func(tx *store.Tx, pl *place, m *Member, out *Outcome) error {
 		if m.Status != MembershipDeactivated {
 			return errs.E(errs.Conflict, "%s is not deactivated", m.Name())
+		}
+		var v errs.Validation
+		if !at.DirectCare {
+			v.Add("attest_direct_care", "Confirm the access is for direct care only")
+		}
+		if !at.ToldMisuse {
+			v.Add("attest_told_misuse", "Confirm you have told them not to look at their own, colleagues', friends' or family's records")
+		}
+		if !at.IGTraining {
+			v.Add("attest_ig_training", "Confirm their information governance training is up to date")
+		}
+		if err := v.Err(); err != nil {
+			return err
 		}
 		now := s.clock.Now().UnixMicro()
 		if _, err := tx.Exec(ctx, `UPDATE memberships SET status = 'active', status_reason = '', ended_at = 0, ended_by = '', updated_at = ? WHERE id = ?`,

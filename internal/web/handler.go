@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -161,6 +162,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	h.registerOnboarding(mux)
 	h.registerRequests(mux)
 	h.registerTraining(mux)
+	h.registerMembers(mux)
 	// Anything else is a page that does not exist.
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, errs.E(errs.NotFound, "If you typed the web address, check it is correct. If you pasted it, check you copied the whole address."))
@@ -180,6 +182,20 @@ func (h *Handler) handle(mux *http.ServeMux, pattern string, a access, fn http.H
 			return
 		}
 		if r.Method == http.MethodPost {
+			if multipartForm(r) {
+				// A file upload (bulk intake): a larger bound, refused with a
+				// clear message before more than that is read.
+				r.Body = http.MaxBytesReader(w, r.Body, maxUpload)
+				if err := r.ParseMultipartForm(maxUpload); err != nil {
+					var tooBig *http.MaxBytesError
+					if errors.As(err, &tooBig) {
+						h.fail(w, r, errs.E(errs.Invalid, "The file is larger than 5 MB: split it into smaller files and upload each"))
+						return
+					}
+					h.fail(w, r, errs.E(errs.Invalid, "The uploaded form could not be read"))
+					return
+				}
+			}
 			r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
 			if err := r.ParseForm(); err != nil {
 				h.fail(w, r, errs.E(errs.Invalid, "The form could not be read"))
@@ -212,6 +228,14 @@ func (h *Handler) handle(mux *http.ServeMux, pattern string, a access, fn http.H
 		}
 		fn(w, r)
 	})
+}
+
+// maxUpload bounds an uploaded form (a bulk intake file of at most 5 MB
+// and the form around it).
+const maxUpload = 6 << 20
+
+func multipartForm(r *http.Request) bool {
+	return strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data")
 }
 
 // nextStep is where a session in a sign-in state goes next.

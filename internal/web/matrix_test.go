@@ -114,6 +114,30 @@ var routeAccess = map[string][]string{
 	"POST /admin/training/{id}/retire":               {authz.Admin},
 	"POST /admin/training/{id}/rules":                {authz.Admin},
 	"POST /admin/training/{id}/rules/{rule}/remove":  {authz.Admin},
+	// The authoriser's portal: a site's authorisers manage it, programme
+	// administrators may read it. Made-up invitation and membership ids
+	// answer 404 once the site check passes; who may act on real ones is
+	// tested in TestAuthoriserPortal and in package member.
+	"GET /sites/{id}/invitations/new":           {authz.SiteAuthoriser},
+	"POST /sites/{id}/invitations":              {authz.SiteAuthoriser},
+	"GET /sites/{id}/invitations":               {authz.Admin, authz.SiteAuthoriser},
+	"GET /sites/{id}/invitations/{inv}/edit":    {"signed-in"},
+	"POST /sites/{id}/invitations/{inv}":        {"signed-in"},
+	"POST /sites/{id}/invitations/{inv}/resend": {"signed-in"},
+	"POST /sites/{id}/invitations/{inv}/cancel": {"signed-in"},
+	"GET /sites/{id}/memberships":               {authz.Admin, authz.SiteAuthoriser},
+	"GET /sites/{id}/members/{mid}":             {authz.Admin, authz.SiteAuthoriser},
+	"POST /sites/{id}/members/{mid}":            {authz.SiteAuthoriser},
+	"POST /sites/{id}/members/{mid}/deactivate": {authz.SiteAuthoriser},
+	"POST /sites/{id}/members/{mid}/remove":     {authz.SiteAuthoriser},
+	"POST /sites/{id}/members/{mid}/reactivate": {authz.SiteAuthoriser},
+	"GET /sites/{id}/intake":                    {authz.SiteAuthoriser},
+	"GET /sites/{id}/intake/template.csv":       {authz.Admin, authz.SiteAuthoriser},
+	"POST /sites/{id}/intake":                   {authz.SiteAuthoriser},
+	"POST /sites/{id}/intake/{intake}/confirm":  {authz.SiteAuthoriser},
+	// Anyone holding an invitation link; a made-up one gets a clear page.
+	"GET /invitations/{token}":  {"public"},
+	"POST /invitations/{token}": {"public"},
 }
 
 // Sign-in and sign-out change the visitor's own state; their scenarios test them.

@@ -83,7 +83,12 @@ func (h *Handler) signinForm(w http.ResponseWriter, r *http.Request) {
 		h.redirect(w, r, "/", "")
 		return
 	}
-	h.render(w, r, http.StatusOK, "signin", &Page{Title: "Sign in", Form: map[string][]string{"next": {safeNext(r.URL.Query().Get("next"))}}})
+	// email pre-fills the address (after accepting an invitation).
+	form := map[string][]string{"next": {safeNext(r.URL.Query().Get("next"))}}
+	if e := r.URL.Query().Get("email"); len(e) <= 254 {
+		form["email"] = []string{e}
+	}
+	h.render(w, r, http.StatusOK, "signin", &Page{Title: "Sign in", Form: form})
 }
 
 func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {

@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 
+	"github.com/caregate/caregate/internal/member"
 	"github.com/caregate/caregate/internal/org"
 	"github.com/caregate/caregate/internal/training"
 )
@@ -14,6 +15,11 @@ type siteData struct {
 	Members     []org.Person
 	SetupLink   string                             // shown once after appointing a new person
 	Training    map[string]training.MemberProgress // members' training by user id, for its authorisers and administrators
+	// For its authorisers and administrators: the authoriser's portal.
+	Portal      bool
+	CanManage   bool // one of its authorisers
+	Invitations []*member.Invitation
+	Current     []*member.Member
 }
 
 // manageSites lists the sites the signed-in person authorises.
@@ -51,7 +57,19 @@ func (h *Handler) siteView(w http.ResponseWriter, r *http.Request, status int, p
 		h.fail(w, r, err)
 		return
 	}
-	d.Training = h.siteTraining(r, id)
+	if h.members != nil && (p.Authorises(id) || p.IsAdmin()) {
+		d.Portal, d.CanManage = true, p.Authorises(id)
+		if d.Invitations, err = h.members.Invitations(ctx, p, id, false); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		if d.Current, err = h.members.Members(ctx, p, id); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+	} else {
+		d.Training = h.siteTraining(r, id)
+	}
 	pg.Title, pg.Nav, pg.Data = d.Site.Name, "sites", d
 	h.render(w, r, status, "site", pg)
 }
