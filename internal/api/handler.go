@@ -147,7 +147,11 @@ func (h *Handler) wrap(rt Route) http.Handler {
 			return
 		}
 		if changesState(r.Method) {
-			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+			limit := int64(maxBody)
+			if rt.bodyLimit > 0 {
+				limit = rt.bodyLimit
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
 			if c.Principal != nil {
 				// Session callers carry ambient credentials (the cookie), so
 				// they must prove the request came from CareGate; token

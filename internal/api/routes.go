@@ -26,7 +26,8 @@ type Route struct {
 	Produces string  // response media type when not JSON (the CSV export)
 
 	access       access
-	bodyOptional bool // the request body may be left out
+	bodyOptional bool  // the request body may be left out
+	bodyLimit    int64 // a larger bound on the body than maxBody (file uploads)
 	serve        handlerFunc
 }
 
@@ -137,6 +138,7 @@ func (h *Handler) table() []Route {
 	rs = append(rs, h.onboardingRoutes()...)
 	rs = append(rs, h.outboxRoutes()...)
 	rs = append(rs, h.trainingRoutes()...)
+	rs = append(rs, h.memberRoutes()...)
 	if h.demo != nil {
 		rs = append(rs,
 			Route{Method: "GET", Path: "/demo/clock", Summary: "The demo clock's current time (demo mode only)", Roles: rolesSignedIn,

@@ -23,6 +23,7 @@ import (
 	"github.com/caregate/caregate/internal/clock"
 	"github.com/caregate/caregate/internal/httpauth"
 	"github.com/caregate/caregate/internal/ident"
+	members "github.com/caregate/caregate/internal/member"
 	"github.com/caregate/caregate/internal/notify"
 	"github.com/caregate/caregate/internal/onboarding"
 	"github.com/caregate/caregate/internal/org"
@@ -73,6 +74,7 @@ type stack struct {
 	requests     *accessreq.Service
 	onboarding   *onboarding.Service
 	training     *training.Service
+	members      *members.Service
 	spare        *auth.User // an account without roles, for account changes
 	adminP       *authz.Principal
 	n            atomic.Int64
@@ -115,6 +117,8 @@ func newStack(t *testing.T, db *store.DB, o stackOpts) *stack {
 	d.Onboarding = s.onboarding
 	s.training = training.NewService(db, s.log, s.clk, s.requests, notify.NewOutbox(s.clk), training.Config{})
 	d.Training = s.training
+	s.members = members.NewService(db, s.log, s.clk, s.users, s.orgs, s.requests, s.training, notify.NewOutbox(s.clk), members.Config{})
+	d.Members = s.members
 	if o.demo {
 		d.DemoClock = s.clk
 	}
