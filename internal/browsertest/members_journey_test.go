@@ -3,10 +3,14 @@ package browsertest
 import (
 	"context"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 
 	"github.com/caregate/caregate/internal/auth"
 	"github.com/caregate/caregate/internal/authz"
@@ -170,5 +174,36 @@ func membersJourney(t *testing.T, srv *server) {
 	}
 	if sarah.count(row) != 1 {
 		sarah.errorf("Rosa is not a current member again")
+	}
+
+	// Her used link now explains itself.
+	rosa.wantStatus(rosa.open("/invitations/"+token[1]), http.StatusGone)
+	if s := rosa.text("#invitation-problem"); !strings.Contains(s, "already been accepted") {
+		rosa.errorf("used link page says %q", s)
+	}
+
+	// Sarah invites a small intake from a file, and sees the history.
+	csv := filepath.Join(t.TempDir(), "intake.csv")
+	if err := os.WriteFile(csv, []byte("forename,surname,email,contact_number,job_title,job_category,record_role\n"+
+		"Ada,Lovelace,ada.lovelace@nhs.net,0113 496 0301,Foundation Doctor,Medical and dental,care_professional\n"+
+		"Bad,Address,bad.address@gmail.com,0113 496 0302,Foundation Doctor,Medical and dental,care_professional\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sarah.wantStatus(sarah.open(href), http.StatusOK)
+	sarah.wantStatus(sarah.follow("#invite-file"), http.StatusOK)
+	run(sarah, "choose the file", chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{csv}))
+	sarah.wantStatus(sarah.follow(submitBtn), http.StatusOK)
+	if sarah.count(`#intake-rows tr[data-status="ready"]`) != 1 || sarah.count(`#intake-rows tr[data-status="error"]`) != 1 {
+		sarah.fatalf("preview: %s", sarah.text("#intake-summary"))
+	}
+	sarah.click("#ig_confirmed")
+	sarah.wantStatus(sarah.follow("#confirm-intake"), http.StatusOK)
+	if f := sarah.flash(); !strings.Contains(f, "1 invitation has been sent") {
+		sarah.errorf("flash after the intake %q", f)
+	}
+	sarah.wantStatus(sarah.open(href), http.StatusOK)
+	sarah.wantStatus(sarah.follow("#invitation-history"), http.StatusOK)
+	if s := sarah.text(`#invitation-history-table tr[data-email="rosa.diaz@nhs.net"] .cg-status`); !strings.Contains(s, "accepted") && !strings.Contains(s, "Accepted") {
+		sarah.errorf("the invitation history shows Rosa's invitation as %q", s)
 	}
 }
