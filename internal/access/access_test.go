@@ -499,3 +499,53 @@ func TestAutomaticRequestIsRaisedOnce(t *testing.T) {
 		wantCode(t, err, errs.Forbidden, "member raising")
 	})
 }
+
+// A service desk's request raised without a site is seen by the authorisers
+// of the sites where the person is a member, and by no other authoriser.
+func TestDeskRequestWithoutSiteVisibleToTheMembersAuthorisers(t *testing.T) {
+	each(t, func(t *testing.T, w *world) {
+		p := w.person("nurse@nhs.net")
+		if err := w.db.InTx(w.ctx, func(tx *store.Tx) error {
+			return w.orgs.AddMemberTx(w.ctx, tx, audit.System, "m-nurse", w.ward.ID, p.UserID, "Nurse", "Nursing and midwifery")
+		}); err != nil {
+			t.Fatal(err)
+		}
+		now := w.clock.Now().UnixMicro()
+		if _, err := w.db.Exec(w.ctx, `INSERT INTO record_accounts (id, user_id, organisation_id, username, role, status, activated_at, idle_from, created_at, updated_at)
+			VALUES ('ra-nurse', ?, ?, 'tperson', 'care_professional', 'active', ?, ?, ?, ?)`, p.UserID, w.trust.ID, now, now, now, now); err != nil {
+			t.Fatal(err)
+		}
+		r := must(w.svc.Raise(w.ctx, w.desk, access.Input{Type: access.TypeDeactivation, OrganisationID: w.trust.ID, Email: "nurse@nhs.net",
+			GivenName: "Test", FamilyName: "Person", Reason: access.ReasonLongTermSickness}))(t)
+		if r.SiteID != "" {
+			t.Fatalf("request has a site: %+v", r)
+		}
+		if _, _, err := w.svc.Get(w.ctx, w.authoriser, r.ID); err != nil {
+			t.Fatalf("the member's authoriser cannot see the request: %v", err)
+		}
+		list, _, err := w.svc.List(w.ctx, w.authoriser, access.Filter{})
+		if err != nil || !slicesContainsID(list, r.ID) {
+			t.Fatalf("the member's authoriser's list lacks the request: %v", err)
+		}
+		clinic := w.site(w.trust, "Clinic 9")
+		other := w.appoint("other.auth@nhs.net", func(a org.Appointee) error {
+			_, err := w.orgs.AppointAuthoriser(w.ctx, w.admin, clinic.ID, a)
+			return err
+		})
+		_, _, err = w.svc.Get(w.ctx, other, r.ID)
+		wantCode(t, err, errs.Forbidden, "another site's authoriser")
+		list, _, err = w.svc.List(w.ctx, other, access.Filter{})
+		if err != nil || slicesContainsID(list, r.ID) {
+			t.Fatalf("another site's authoriser lists the request: %v", err)
+		}
+	})
+}
+
+func slicesContainsID(rs []*access.Request, id string) bool {
+	for _, r := range rs {
+		if r.ID == id {
+			return true
+		}
+	}
+	return false
+}

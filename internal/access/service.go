@@ -137,6 +137,19 @@ func (s *Service) canSee(ctx context.Context, p *authz.Principal, r *Request) bo
 	if r.SiteID != "" && p.Authorises(r.SiteID) {
 		return true
 	}
+	// A request raised without a site (by a service desk) about a member
+	// of one of the authoriser's sites.
+	if r.SubjectUserID != "" && len(p.AuthoriserOf) > 0 {
+		var n int
+		q := `SELECT COUNT(*) FROM memberships WHERE user_id = ? AND status <> 'deleted' AND site_id IN (?` + strings.Repeat(", ?", len(p.AuthoriserOf)-1) + `)`
+		args := []any{r.SubjectUserID}
+		for _, id := range p.AuthoriserOf {
+			args = append(args, id)
+		}
+		if err := s.db.QueryRow(ctx, q, args...).Scan(&n); err == nil && n > 0 {
+			return true
+		}
+	}
 	return false
 }
 
@@ -193,6 +206,14 @@ func (s *Service) List(ctx context.Context, p *authz.Principal, f Filter) ([]*Re
 		for _, site := range p.AuthoriserOf {
 			scope = append(scope, "site_id = ?")
 			args = append(args, site)
+		}
+		if n := len(p.AuthoriserOf); n > 0 {
+			// Requests without a site (raised by a service desk) about
+			// members of the authoriser's sites.
+			scope = append(scope, `subject_user_id IN (SELECT user_id FROM memberships WHERE status <> 'deleted' AND site_id IN (?`+strings.Repeat(", ?", n-1)+`))`)
+			for _, site := range p.AuthoriserOf {
+				args = append(args, site)
+			}
 		}
 		where = append(where, "("+strings.Join(scope, " OR ")+")")
 	}
