@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/caregate/caregate/internal/app"
@@ -30,6 +31,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	cfg.FromEnv()
+	if cfg.BaseURL == "" && cfg.Addr != "" && !strings.HasSuffix(cfg.Addr, ":0") {
+		// Links in e-mails (invitations, set-up links) must be absolute:
+		// without a configured public address, the listening address is
+		// the best guess (right for the demo on this machine).
+		cfg.BaseURL = "http://" + cfg.Addr
+	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
 	opts := app.Options{Log: log}
 	if cfg.Demo {

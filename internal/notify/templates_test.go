@@ -24,6 +24,7 @@ func full() map[string]string {
 		"Resolution": "Account created with the Care Professional role", "Link": "https://caregate.example.nhs.uk/requests/r1",
 		"Username": "ada.lovelace", "Password": "Pw-one-time-7731", "Change": "Your access has been deactivated.",
 		"Due": "9 November 2026", "Module": "Information governance and confidentiality", "LapsesOn": "2 November 2027", "Days": "30",
+		"InvitedBy": "Sarah Jones", "Site": "District Nursing North", "Organisation": "Riverside Community Health", "Expires": "2 December 2026",
 	}
 }
 
@@ -62,6 +63,7 @@ func TestEveryKindRenders(t *testing.T) {
 		notify.KindCredentialsPassword:     "Your shared care record password",
 		notify.KindAccessChanged:           "Your access to the shared care record has changed",
 		notify.KindTrainingReminder:        "Your Information governance and confidentiality training lapses on 2 November 2027",
+		notify.KindInvitation:              "You are invited to join District Nursing North on the shared care record",
 	}
 	wantText := map[string][]string{
 		notify.KindRequestSubmitted:        {"Dear Sam Authoriser,", "your new user request R-7K3M9Q", "We will email you at each step"},
@@ -74,6 +76,7 @@ func TestEveryKindRenders(t *testing.T) {
 		notify.KindCredentialsPassword:     {"one-time password", "Pw-one-time-7731", "user name was sent to you in a separate email"},
 		notify.KindAccessChanged:           {"Your access has been deactivated.", "The reason:\nNot employed here"},
 		notify.KindTrainingReminder:        {"lapses on 2 November 2027, in 30 days", "retaking the module does not remove it", "Retake the module:\nhttps://"},
+		notify.KindInvitation:              {"Sarah Jones has invited you to join District Nursing North (Riverside Community Health)", "expires on 2 December 2026", "Accept your invitation:\nhttps://"},
 	}
 	if len(wantSubject) != len(notify.Kinds()) {
 		t.Fatalf("test covers %d kinds, there are %d", len(wantSubject), len(notify.Kinds()))
