@@ -235,6 +235,40 @@ type Tx struct {
 	undo   []func()       // undoes in-memory state to the innermost savepoint
 	depth  int            // savepoints open
 	nsp    int
+
+	// SQLite parses every statement it runs; a bulk operation runs the
+	// same few statements hundreds of times in one transaction. A query
+	// seen a second time is prepared and kept until the transaction ends
+	// (database/sql closes a transaction's statements then). PostgreSQL's
+	// driver caches its prepared statements itself.
+	seen  map[string]int
+	stmts map[string]*sql.Stmt
+}
+
+// stmt returns the transaction's prepared statement for q (rebound), or nil
+// to run it unprepared.
+func (t *Tx) stmt(ctx context.Context, q string) *sql.Stmt {
+	if t.db.Dialect != SQLite {
+		return nil
+	}
+	if st := t.stmts[q]; st != nil {
+		return st
+	}
+	if t.seen == nil {
+		t.seen = map[string]int{}
+	}
+	if t.seen[q]++; t.seen[q] < 2 {
+		return nil
+	}
+	st, err := t.tx.PrepareContext(ctx, q)
+	if err != nil {
+		return nil // run it unprepared, which reports the error
+	}
+	if t.stmts == nil {
+		t.stmts = map[string]*sql.Stmt{}
+	}
+	t.stmts[q] = st
+	return st
 }
 
 // OnUndo registers fn to undo an in-memory change (an audit event added to
@@ -308,17 +342,29 @@ func (t *Tx) SQL() *sql.Tx { return t.tx }
 
 // Exec runs a statement in the transaction.
 func (t *Tx) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	return t.tx.ExecContext(ctx, t.db.Rebind(q), args...)
+	q = t.db.Rebind(q)
+	if st := t.stmt(ctx, q); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return t.tx.ExecContext(ctx, q, args...)
 }
 
 // Query runs a query in the transaction.
 func (t *Tx) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return t.tx.QueryContext(ctx, t.db.Rebind(q), args...)
+	q = t.db.Rebind(q)
+	if st := t.stmt(ctx, q); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return t.tx.QueryContext(ctx, q, args...)
 }
 
 // QueryRow runs a single-row query in the transaction.
 func (t *Tx) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	return t.tx.QueryRowContext(ctx, t.db.Rebind(q), args...)
+	q = t.db.Rebind(q)
+	if st := t.stmt(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return t.tx.QueryRowContext(ctx, q, args...)
 }
 
 // InTx runs fn in a write transaction, committing when fn returns nil and
