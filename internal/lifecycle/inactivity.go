@@ -124,7 +124,7 @@ func (s *Service) deactivateInactive(ctx context.Context, now time.Time, r *Resu
 			}
 		}
 		ms = append(ms, d.messages(notify.KindMembersAccessEnded, map[string]string{"Service": s.cfg.ServiceName,
-			"Why": fmt.Sprintf("because their accounts had not been used for %d days", s.cfg.InactivityDays),
+			"Why":  fmt.Sprintf("because their accounts had not been used for %d days", s.cfg.InactivityDays),
 			"Next": "They can still sign in to CareGate and train. If they still need the record, reactivate them from the membership history of your site; their completed training is kept.",
 			"Link": s.link("/sites")})...)
 		n, err := s.enqueue(ctx, tx, ms)
