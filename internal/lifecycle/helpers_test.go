@@ -60,7 +60,12 @@ func newWorldAt(t testing.TB, db *store.DB, c *clock.Manual, cfg lifecycle.Confi
 		t.Fatal(err)
 	}
 	w := &world{t: t, ctx: ctx, db: db, clock: c, log: l, acc: acc, svc: svc}
-	w.admin = w.user("admin@nhs.net", "Ada", "Admin")
+	// A second world on the same database (a second process) shares the
+	// first one's administrator.
+	now := c.Now().UnixMicro()
+	w.exec(`INSERT INTO users (id, email, given_name, family_name, created_at, updated_at) VALUES (?, 'admin@nhs.net', 'Ada', 'Admin', ?, ?)
+		ON CONFLICT (email) DO NOTHING`, ident.New(), now, now)
+	w.admin = w.str(`SELECT id FROM users WHERE email = 'admin@nhs.net'`)
 	return w
 }
 

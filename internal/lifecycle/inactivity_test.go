@@ -14,7 +14,7 @@ import (
 type inactive struct {
 	*world
 	org, ward, clinic, old string
-	mo, sam, kim, pat     string
+	mo, sam, kim, pat      string
 }
 
 func newInactive(w *world) *inactive {
