@@ -2,6 +2,8 @@ package lifecycle
 
 import (
 	"fmt"
+	"os"
+	"strconv"
 	"strings"
 	"time"
 	_ "time/tzdata" // Europe/London on machines without a zone database
@@ -93,4 +95,29 @@ func (c Config) Validate() error {
 		return fmt.Errorf("unknown time zone %q for finishing dates", c.TimeZone)
 	}
 	return nil
+}
+
+// FromEnv fills unset numbers from the environment:
+// CAREGATE_INACTIVITY_DAYS, CAREGATE_INACTIVITY_WARNING_DAYS and
+// CAREGATE_FINISHING_REMINDER_DAYS. A value that is not a number is kept as
+// -1 so that Validate names it.
+func (c *Config) FromEnv() {
+	for _, v := range []struct {
+		name string
+		to   *int
+	}{
+		{"CAREGATE_INACTIVITY_DAYS", &c.InactivityDays},
+		{"CAREGATE_INACTIVITY_WARNING_DAYS", &c.InactivityWarningDays},
+		{"CAREGATE_FINISHING_REMINDER_DAYS", &c.FinishingReminderDays},
+	} {
+		s := strings.TrimSpace(os.Getenv(v.name))
+		if *v.to != 0 || s == "" {
+			continue
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			n = -1
+		}
+		*v.to = n
+	}
 }
