@@ -3,7 +3,9 @@ package lifecycle_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"testing"
@@ -54,14 +56,20 @@ func BenchmarkSweep(b *testing.B) {
 					due := seed(b, db, c.Now(), n)
 					seeded := time.Since(seedStart)
 					l := audit.NewLog(db, c)
-					svc, err := lifecycle.NewService(db, l, c, notify.NewOutbox(c), nil, lifecycle.Config{BaseURL: "https://caregate.example"})
+					var logger *slog.Logger // CAREGATE_BENCH_DEBUG=1 logs each rule's time
+					if os.Getenv("CAREGATE_BENCH_DEBUG") != "" {
+						logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+					}
+					svc, err := lifecycle.NewService(db, l, c, notify.NewOutbox(c), logger, lifecycle.Config{BaseURL: "https://caregate.example"})
 					if err != nil {
 						b.Fatal(err)
 					}
+					stopProfile := profile(b, e.Name, n)
 					b.StartTimer()
 					start := time.Now()
 					r, err := svc.Sweep(ctx)
 					first := time.Since(start)
+					stopProfile()
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -92,6 +100,26 @@ func BenchmarkSweep(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// profile writes a CPU profile of the first sweep alone (not the seeding)
+// to $CAREGATE_BENCH_CPUPROFILE-ENGINE-SIZE when that is set.
+func profile(b *testing.B, engine string, n int) func() {
+	base := os.Getenv("CAREGATE_BENCH_CPUPROFILE")
+	if base == "" {
+		return func() {}
+	}
+	f, err := os.Create(fmt.Sprintf("%s-%s-%d", base, engine, n))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
 	}
 }
 

@@ -71,12 +71,20 @@ func (s *Service) Sweep(ctx context.Context) (Result, error) {
 // stop the others; the errors are joined.
 func (s *Service) SweepAt(ctx context.Context, now time.Time) (Result, error) {
 	var r Result
-	errList := []error{
-		s.expireInvitations(ctx, now, &r),
-		s.endFinished(ctx, now, &r),
-		s.deactivateInactive(ctx, now, &r),
-		s.warnInactive(ctx, now, &r),
-		s.remindFinishing(ctx, now, &r),
+	var errList []error
+	for _, step := range []struct {
+		name string
+		fn   func(context.Context, time.Time, *Result) error
+	}{
+		{"invitation_expiry", s.expireInvitations},
+		{"finishing_date", s.endFinished},
+		{"inactivity", s.deactivateInactive},
+		{"inactivity_warning", s.warnInactive},
+		{"finishing_date_reminder", s.remindFinishing},
+	} {
+		start := time.Now()
+		errList = append(errList, step.fn(ctx, now, &r))
+		s.slog.Debug("lifecycle rule", "rule", step.name, "took", time.Since(start))
 	}
 	return r, errors.Join(errList...)
 }
