@@ -105,7 +105,7 @@ func BenchmarkSweep(b *testing.B) {
 
 // profile writes a CPU profile of the first sweep alone (not the seeding)
 // to $CAREGATE_BENCH_CPUPROFILE-ENGINE-SIZE when that is set.
-func profile(b *testing.B, engine string, n int) func() {
+func profile(b testing.TB, engine string, n int) func() {
 	base := os.Getenv("CAREGATE_BENCH_CPUPROFILE")
 	if base == "" {
 		return func() {}
@@ -130,7 +130,7 @@ func profile(b *testing.B, engine string, n int) func() {
 // spread so that they are not due: recent use, finishing dates further
 // off, warnings and reminders already sent, pending accounts. It returns
 // the number due for each step.
-func seed(b *testing.B, db *store.DB, now time.Time, n int) int {
+func seed(b testing.TB, db *store.DB, now time.Time, n int) int {
 	b.Helper()
 	ctx := context.Background()
 	loc, _ := time.LoadLocation("Europe/London")
@@ -145,6 +145,8 @@ func seed(b *testing.B, db *store.DB, now time.Time, n int) int {
 		}
 		return fmt.Sprintf(`(WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r WHERE i < %d) SELECT i FROM r) AS s`, k)
 	}
+	// Member i is at site 1 + (i / 500) % sites, so that each site has
+	// members of every kind below and the due are spread over the sites.
 	// kind picks a member's part by i: 0–4 due (inactive, warning,
 	// finishing end, finishing reminder, and their invitation), 5 warned
 	// already, 6 reminded already, 7–9 pending, 10–59 temporary staff
@@ -164,12 +166,12 @@ func seed(b *testing.B, db *store.DB, now time.Time, n int) int {
 		{`INSERT INTO users (id, email, given_name, family_name, created_at, updated_at)
 			SELECT 'u' || i, 'member' || i || '@nhs.net', 'Member', 'Person' || i, ?, ? FROM ` + series(n), []any{t, t}},
 		{`INSERT INTO memberships (id, site_id, user_id, status, joined_at, finishing_date, updated_at)
-			SELECT 'm' || i, 's' || (1 + i % ?), 'u' || i, 'active', ?,
+			SELECT 'm' || i, 's' || (1 + (i / 500) % ?), 'u' || i, 'active', ?,
 				CASE WHEN ` + kind + ` = 2 THEN ? WHEN ` + kind + ` IN (3, 6) THEN ? WHEN ` + kind + ` BETWEEN 10 AND 59 THEN ? ELSE '' END, ?
 			FROM ` + series(n), []any{sites, t, date(0), date(7), date(100), t}},
 		{`INSERT INTO record_accounts (id, user_id, organisation_id, username, role, status, finishing_date, activated_at, idle_from,
 				inactivity_warned_at, finish_reminded_for, created_at, updated_at)
-			SELECT 'r' || i, 'u' || i, 'o' || (1 + (1 + i % ?) % 10), 'user' || i, 'care_professional',
+			SELECT 'r' || i, 'u' || i, 'o' || (1 + (1 + (i / 500) % ?) % 10), 'user' || i, 'care_professional',
 				CASE WHEN ` + kind + ` BETWEEN 7 AND 9 THEN 'pending' ELSE 'active' END,
 				CASE WHEN ` + kind + ` = 2 THEN ? WHEN ` + kind + ` IN (3, 6) THEN ? WHEN ` + kind + ` BETWEEN 10 AND 59 THEN ? ELSE '' END,
 				CASE WHEN ` + kind + ` BETWEEN 7 AND 9 THEN 0 ELSE CAST(? AS BIGINT) END,

@@ -38,7 +38,7 @@ func (s *Service) endFinished(ctx context.Context, now time.Time, r *Result) err
 		AND status IN ('pending', 'active') AND finishing_date <> '' AND finishing_date <= ?
 		RETURNING user_id, organisation_id, finishing_date`
 	endMemberships := `UPDATE memberships SET status = 'deactivated', status_reason = 'end_of_contract', ended_by = 'system', ended_at = ?, updated_at = ?
-		WHERE user_id IN (%s) AND status = 'active' AND finishing_date <> '' AND finishing_date <= ?
+		WHERE %s AND status = 'active' AND finishing_date <> '' AND finishing_date <= ?
 		RETURNING id, user_id, site_id`
 	return s.batches(ctx, r, &r.FinishedAccounts, &r.FinishedMemberships, func(tx *store.Tx, limit int) (counts, error) {
 		rows, err := tx.Query(ctx, q, t, today, limit, today)
@@ -57,18 +57,18 @@ func (s *Service) endFinished(ctx context.Context, now time.Time, r *Result) err
 		for i, a := range list {
 			subjects[a.user], ids[i] = a.org, a.user
 		}
-		ps, err := people(ctx, tx, ids)
+		ps, err := s.people(ctx, tx, ids)
 		if err != nil {
 			return counts{}, err
 		}
 		// Before the memberships end: the authorisers told are those of
 		// the sites where the person was active.
-		over, err := overseers(ctx, tx, subjects)
+		over, err := s.overseers(ctx, tx, subjects)
 		if err != nil {
 			return counts{}, err
 		}
-		marks, args := in(ids)
-		rows, err = tx.Query(ctx, fmt.Sprintf(endMemberships, marks), append(append([]any{t, t}, args...), today)...)
+		cond, args := s.in("user_id", ids)
+		rows, err = tx.Query(ctx, fmt.Sprintf(endMemberships, cond), append(append([]any{t, t}, args...), today)...)
 		if err != nil {
 			return counts{}, errs.Wrap(err, "end memberships at their finishing date")
 		}
@@ -155,11 +155,11 @@ func (s *Service) remindFinishing(ctx context.Context, now time.Time, r *Result)
 		for i, a := range list {
 			subjects[a.user], ids[i] = a.org, a.user
 		}
-		ps, err := people(ctx, tx, ids)
+		ps, err := s.people(ctx, tx, ids)
 		if err != nil {
 			return counts{}, err
 		}
-		over, err := overseers(ctx, tx, subjects)
+		over, err := s.overseers(ctx, tx, subjects)
 		if err != nil {
 			return counts{}, err
 		}

@@ -93,11 +93,11 @@ func (s *Service) deactivateInactive(ctx context.Context, now time.Time, r *Resu
 		for i, a := range list {
 			subjects[a.user], ids[i] = a.org, a.user
 		}
-		ps, err := people(ctx, tx, ids)
+		ps, err := s.people(ctx, tx, ids)
 		if err != nil {
 			return counts{}, err
 		}
-		over, err := overseers(ctx, tx, subjects)
+		over, err := s.overseers(ctx, tx, subjects)
 		if err != nil {
 			return counts{}, err
 		}
@@ -162,7 +162,7 @@ func (s *Service) warnInactive(ctx context.Context, now time.Time, r *Result) er
 		for i, a := range list {
 			ids[i] = a.user
 		}
-		ps, err := people(ctx, tx, ids)
+		ps, err := s.people(ctx, tx, ids)
 		if err != nil {
 			return counts{}, err
 		}

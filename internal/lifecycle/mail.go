@@ -17,13 +17,13 @@ type person struct {
 }
 
 // people reads the people with the given ids in one query.
-func people(ctx context.Context, tx *store.Tx, ids []string) (map[string]person, error) {
+func (s *Service) people(ctx context.Context, tx *store.Tx, ids []string) (map[string]person, error) {
 	out := make(map[string]person, len(ids))
 	if len(ids) == 0 {
 		return out, nil
 	}
-	marks, args := in(ids)
-	rows, err := tx.Query(ctx, `SELECT id, email, given_name, family_name FROM users WHERE id IN (`+marks+`)`, args...)
+	cond, args := s.in("id", ids)
+	rows, err := tx.Query(ctx, `SELECT id, email, given_name, family_name FROM users WHERE `+cond, args...)
 	if err != nil {
 		return nil, errs.Wrap(err, "read people")
 	}
@@ -54,7 +54,7 @@ type overseer struct {
 // subject themselves; for a subject without any, the active service desk
 // staff of their organisation. Two queries for the whole batch. Call it
 // before the memberships of the batch change.
-func overseers(ctx context.Context, tx *store.Tx, subjects map[string]string) (map[string][]overseer, error) {
+func (s *Service) overseers(ctx context.Context, tx *store.Tx, subjects map[string]string) (map[string][]overseer, error) {
 	out := make(map[string][]overseer, len(subjects))
 	if len(subjects) == 0 {
 		return out, nil
@@ -63,13 +63,13 @@ func overseers(ctx context.Context, tx *store.Tx, subjects map[string]string) (m
 	for id := range subjects {
 		ids = append(ids, id)
 	}
-	marks, args := in(ids)
+	cond, args := s.in("m.user_id", ids)
 	rows, err := tx.Query(ctx, `SELECT m.user_id, s.name, u.id, u.email, u.given_name, u.family_name
 		FROM memberships m
 		JOIN sites s ON s.id = m.site_id
 		JOIN site_authorisers sa ON sa.site_id = m.site_id
 		JOIN users u ON u.id = sa.user_id
-		WHERE m.user_id IN (`+marks+`) AND m.status = 'active' AND u.status = 'active' AND sa.user_id <> m.user_id`, args...)
+		WHERE `+cond+` AND m.status = 'active' AND u.status = 'active' AND sa.user_id <> m.user_id`, args...)
 	if err != nil {
 		return nil, errs.Wrap(err, "read authorisers")
 	}
@@ -100,10 +100,10 @@ func overseers(ctx context.Context, tx *store.Tx, subjects map[string]string) (m
 	for id := range orgSet {
 		orgIDs = append(orgIDs, id)
 	}
-	marks, args = in(orgIDs)
+	cond, args = s.in("sd.organisation_id", orgIDs)
 	rows, err = tx.Query(ctx, `SELECT sd.organisation_id, u.id, u.email, u.given_name, u.family_name
 		FROM service_desk_staff sd JOIN users u ON u.id = sd.user_id
-		WHERE sd.organisation_id IN (`+marks+`) AND u.status = 'active'`, args...)
+		WHERE `+cond+` AND u.status = 'active'`, args...)
 	if err != nil {
 		return nil, errs.Wrap(err, "read service desk")
 	}
