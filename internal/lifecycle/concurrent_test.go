@@ -73,13 +73,9 @@ func TestTwoSweepsAtOnce(t *testing.T) {
 			}
 			sum := lifecycle.Result{}
 			for _, r := range res {
-				sum.InvitationsExpired += r.InvitationsExpired
-				sum.InactivityWarned += r.InactivityWarned
-				sum.InactiveDeactivated += r.InactiveDeactivated
-				sum.FinishingReminded += r.FinishingReminded
-				sum.FinishedAccounts += r.FinishedAccounts
-				sum.FinishedMemberships += r.FinishedMemberships
+				sum.Add(r)
 			}
+			sum.Emails = 0
 			want := lifecycle.Result{InvitationsExpired: n, InactivityWarned: n, FinishingReminded: n}
 			if at == 90 {
 				want = lifecycle.Result{InactiveDeactivated: n, FinishedAccounts: n, FinishedMemberships: n}

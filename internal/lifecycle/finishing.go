@@ -41,34 +41,15 @@ func (s *Service) endFinished(ctx context.Context, now time.Time, r *Result) err
 		WHERE %s AND status = 'active' AND finishing_date <> '' AND finishing_date <= ?
 		RETURNING id, user_id, site_id`
 	return s.batches(ctx, r, &r.FinishedAccounts, &r.FinishedMemberships, func(tx *store.Tx, limit int) (counts, error) {
-		rows, err := tx.Query(ctx, q, t, today, limit, today)
-		if err != nil {
-			return counts{}, errs.Wrap(err, "end accounts at their finishing date")
-		}
-		list, err := scanAccounts(rows, false)
-		if err != nil {
-			return counts{}, errs.Wrap(err, "end accounts at their finishing date")
-		}
-		if len(list) == 0 {
-			return counts{}, nil
-		}
-		subjects := make(map[string]string, len(list))
-		ids := make([]string, len(list))
-		for i, a := range list {
-			subjects[a.user], ids[i] = a.org, a.user
-		}
-		ps, err := s.people(ctx, tx, ids)
-		if err != nil {
+		// Overseers are read before the memberships end: the authorisers
+		// told are those of the sites where the person was active.
+		c, err := s.changeAccounts(ctx, tx, "end accounts at their finishing date", false, true, q, t, today, limit, today)
+		if err != nil || len(c.list) == 0 {
 			return counts{}, err
 		}
-		// Before the memberships end: the authorisers told are those of
-		// the sites where the person was active.
-		over, err := s.overseers(ctx, tx, subjects)
-		if err != nil {
-			return counts{}, err
-		}
-		cond, args := s.in("user_id", ids)
-		rows, err = tx.Query(ctx, fmt.Sprintf(endMemberships, cond), append(append([]any{t, t}, args...), today)...)
+		list, ps, over := c.list, c.people, c.over
+		cond, args := s.in("user_id", c.users())
+		rows, err := tx.Query(ctx, fmt.Sprintf(endMemberships, cond), append(append([]any{t, t}, args...), today)...)
 		if err != nil {
 			return counts{}, errs.Wrap(err, "end memberships at their finishing date")
 		}
@@ -139,30 +120,11 @@ func (s *Service) remindFinishing(ctx context.Context, now time.Time, r *Result)
 		RETURNING user_id, organisation_id, finishing_date`
 	rule := s.RuleFinishingReminder()
 	return s.batches(ctx, r, &r.FinishingReminded, nil, func(tx *store.Tx, limit int) (counts, error) {
-		rows, err := tx.Query(ctx, q, today, horizon, limit, today, horizon)
-		if err != nil {
-			return counts{}, errs.Wrap(err, "remind of finishing dates")
-		}
-		list, err := scanAccounts(rows, false)
-		if err != nil {
-			return counts{}, errs.Wrap(err, "remind of finishing dates")
-		}
-		if len(list) == 0 {
-			return counts{}, nil
-		}
-		subjects := make(map[string]string, len(list))
-		ids := make([]string, len(list))
-		for i, a := range list {
-			subjects[a.user], ids[i] = a.org, a.user
-		}
-		ps, err := s.people(ctx, tx, ids)
-		if err != nil {
+		c, err := s.changeAccounts(ctx, tx, "remind of finishing dates", false, true, q, today, horizon, limit, today, horizon)
+		if err != nil || len(c.list) == 0 {
 			return counts{}, err
 		}
-		over, err := s.overseers(ctx, tx, subjects)
-		if err != nil {
-			return counts{}, err
-		}
+		list, ps, over := c.list, c.people, c.over
 		d := newDigest()
 		for _, a := range list {
 			if err := s.log.Record(ctx, tx, audit.New(audit.System, "record_account.finishing_reminder", "user", a.user, audit.Success,

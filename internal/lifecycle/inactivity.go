@@ -32,30 +32,67 @@ type account struct {
 	finishing string
 }
 
-// scanAccounts reads the rows a RETURNING clause gives: user_id,
-// organisation_id, then idle_from or finishing_date.
-func scanAccounts(rows interface {
-	Next() bool
-	Scan(...any) error
-	Close() error
-	Err() error
-}, idle bool) ([]account, error) {
-	defer rows.Close()
-	var out []account
+// changed is what one batch of an account rule changed: the accounts, the
+// people they belong to, and (when asked for) who is told about each.
+type changed struct {
+	list   []account
+	people map[string]person
+	over   map[string][]overseer
+}
+
+// changeAccounts runs q, an UPDATE of record_accounts RETURNING user_id,
+// organisation_id and then idle_from (idle) or finishing_date, and reads
+// the people it changed and, with tell, their overseers. An empty batch
+// has an empty list.
+func (s *Service) changeAccounts(ctx context.Context, tx *store.Tx, what string, idle, tell bool, q string, args ...any) (*changed, error) {
+	rows, err := tx.Query(ctx, q, args...)
+	if err != nil {
+		return nil, errs.Wrap(err, what)
+	}
+	c := &changed{}
 	for rows.Next() {
 		var a account
-		var err error
 		if idle {
 			err = rows.Scan(&a.user, &a.org, &a.idleFrom)
 		} else {
 			err = rows.Scan(&a.user, &a.org, &a.finishing)
 		}
 		if err != nil {
+			rows.Close()
+			return nil, errs.Wrap(err, what)
+		}
+		c.list = append(c.list, a)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, errs.Wrap(err, what)
+	}
+	if len(c.list) == 0 {
+		return c, nil
+	}
+	subjects := make(map[string]string, len(c.list))
+	ids := make([]string, len(c.list))
+	for i, a := range c.list {
+		subjects[a.user], ids[i] = a.org, a.user
+	}
+	if c.people, err = s.people(ctx, tx, ids); err != nil {
+		return nil, err
+	}
+	if tell {
+		if c.over, err = s.overseers(ctx, tx, subjects); err != nil {
 			return nil, err
 		}
-		out = append(out, a)
 	}
-	return out, rows.Err()
+	return c, nil
+}
+
+// users returns the user ids of the batch.
+func (c *changed) users() []string {
+	ids := make([]string, len(c.list))
+	for i, a := range c.list {
+		ids[i] = a.user
+	}
+	return ids
 }
 
 // deactivateInactive deactivates every active record account whose
@@ -77,30 +114,11 @@ func (s *Service) deactivateInactive(ctx context.Context, now time.Time, r *Resu
 		RETURNING user_id, organisation_id, idle_from`
 	rule := s.RuleInactivity()
 	return s.batches(ctx, r, &r.InactiveDeactivated, nil, func(tx *store.Tx, limit int) (counts, error) {
-		rows, err := tx.Query(ctx, q, t, cutoff, limit, cutoff)
-		if err != nil {
-			return counts{}, errs.Wrap(err, "deactivate inactive accounts")
-		}
-		list, err := scanAccounts(rows, true)
-		if err != nil {
-			return counts{}, errs.Wrap(err, "deactivate inactive accounts")
-		}
-		if len(list) == 0 {
-			return counts{}, nil
-		}
-		subjects := make(map[string]string, len(list))
-		ids := make([]string, len(list))
-		for i, a := range list {
-			subjects[a.user], ids[i] = a.org, a.user
-		}
-		ps, err := s.people(ctx, tx, ids)
-		if err != nil {
+		c, err := s.changeAccounts(ctx, tx, "deactivate inactive accounts", true, true, q, t, cutoff, limit, cutoff)
+		if err != nil || len(c.list) == 0 {
 			return counts{}, err
 		}
-		over, err := s.overseers(ctx, tx, subjects)
-		if err != nil {
-			return counts{}, err
-		}
+		list, ps, over := c.list, c.people, c.over
 		why := fmt.Sprintf("because it has not been used for %d days", s.cfg.InactivityDays)
 		next := "You can still sign in to CareGate and keep your training up to date. To use the record again, ask your site authoriser to reactivate your access; your completed training is kept."
 		ms := make([]notify.Message, 0, len(list))
@@ -147,25 +165,11 @@ func (s *Service) warnInactive(ctx context.Context, now time.Time, r *Result) er
 		RETURNING user_id, organisation_id, idle_from`
 	rule := s.RuleInactivityWarning()
 	return s.batches(ctx, r, &r.InactivityWarned, nil, func(tx *store.Tx, limit int) (counts, error) {
-		rows, err := tx.Query(ctx, q, t, cutoff, limit, cutoff)
-		if err != nil {
-			return counts{}, errs.Wrap(err, "warn inactive accounts")
-		}
-		list, err := scanAccounts(rows, true)
-		if err != nil {
-			return counts{}, errs.Wrap(err, "warn inactive accounts")
-		}
-		if len(list) == 0 {
-			return counts{}, nil
-		}
-		ids := make([]string, len(list))
-		for i, a := range list {
-			ids[i] = a.user
-		}
-		ps, err := s.people(ctx, tx, ids)
-		if err != nil {
+		c, err := s.changeAccounts(ctx, tx, "warn inactive accounts", true, false, q, t, cutoff, limit, cutoff)
+		if err != nil || len(c.list) == 0 {
 			return counts{}, err
 		}
+		list, ps := c.list, c.people
 		ms := make([]notify.Message, 0, len(list))
 		for _, a := range list {
 			on := time.UnixMicro(a.idleFrom).Add(days(s.cfg.InactivityDays))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/caregate/caregate/internal/audit"
@@ -55,6 +56,17 @@ type Result struct {
 	Emails              int `json:"emails"`
 }
 
+// Add adds x's counts to r (two sweeps' together).
+func (r *Result) Add(x Result) {
+	r.InvitationsExpired += x.InvitationsExpired
+	r.InactivityWarned += x.InactivityWarned
+	r.InactiveDeactivated += x.InactiveDeactivated
+	r.FinishingReminded += x.FinishingReminded
+	r.FinishedAccounts += x.FinishedAccounts
+	r.FinishedMemberships += x.FinishedMemberships
+	r.Emails += x.Emails
+}
+
 // Changed reports whether the sweep changed anything.
 func (r Result) Changed() bool { return r != Result{} }
 
@@ -69,22 +81,47 @@ func (s *Service) Sweep(ctx context.Context) (Result, error) {
 // ends for the end of their contract, and deactivations before warnings, so
 // that nobody is warned of what has already happened. A failed rule does not
 // stop the others; the errors are joined.
+//
+// On PostgreSQL the three independent chains (invitations; endings, then
+// inactivity; reminders) run at once on separate connections, so that the
+// database's work on one overlaps the rendering of another's e-mails; only
+// the audit chain's head is taken in turn, at each commit. SQLite has one
+// writer, so there they run one after another.
 func (s *Service) SweepAt(ctx context.Context, now time.Time) (Result, error) {
-	var r Result
-	var errList []error
-	for _, step := range []struct {
+	type step struct {
 		name string
 		fn   func(context.Context, time.Time, *Result) error
-	}{
-		{"invitation_expiry", s.expireInvitations},
-		{"finishing_date", s.endFinished},
-		{"inactivity", s.deactivateInactive},
-		{"inactivity_warning", s.warnInactive},
-		{"finishing_date_reminder", s.remindFinishing},
-	} {
-		start := time.Now()
-		errList = append(errList, step.fn(ctx, now, &r))
-		s.slog.Debug("lifecycle rule", "rule", step.name, "took", time.Since(start))
+	}
+	chains := [][]step{
+		{{"invitation_expiry", s.expireInvitations}},
+		{{"finishing_date", s.endFinished}, {"inactivity", s.deactivateInactive}, {"inactivity_warning", s.warnInactive}},
+		{{"finishing_date_reminder", s.remindFinishing}},
+	}
+	results := make([]Result, len(chains))
+	errList := make([]error, len(chains))
+	run := func(i int) {
+		var errs []error
+		for _, st := range chains[i] {
+			start := time.Now()
+			errs = append(errs, st.fn(ctx, now, &results[i]))
+			s.slog.Debug("lifecycle rule", "rule", st.name, "took", time.Since(start))
+		}
+		errList[i] = errors.Join(errs...)
+	}
+	if s.db.Dialect == store.Postgres {
+		var wg sync.WaitGroup
+		for i := range chains {
+			wg.Go(func() { run(i) })
+		}
+		wg.Wait()
+	} else {
+		for i := range chains {
+			run(i)
+		}
+	}
+	var r Result
+	for _, x := range results {
+		r.Add(x)
 	}
 	return r, errors.Join(errList...)
 }
