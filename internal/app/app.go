@@ -18,6 +18,7 @@ import (
 	"github.com/caregate/caregate/internal/clock"
 	"github.com/caregate/caregate/internal/httpauth"
 	"github.com/caregate/caregate/internal/jobs"
+	"github.com/caregate/caregate/internal/lifecycle"
 	"github.com/caregate/caregate/internal/member"
 	"github.com/caregate/caregate/internal/notify"
 	"github.com/caregate/caregate/internal/onboarding"
@@ -53,6 +54,7 @@ type App struct {
 	Onboarding *onboarding.Service
 	Training   *training.Service
 	Members    *member.Service
+	Lifecycle  *lifecycle.Service // invitation expiry, inactivity, finishing dates
 	Auth       *httpauth.Authenticator
 	Web        *web.Handler
 	API        *api.Handler
@@ -133,6 +135,10 @@ func New(ctx context.Context, cfg Config, o Options) (*App, error) {
 	}
 	a.Members = member.NewService(a.DB, a.Audit, a.Clock, a.Users, a.Orgs, a.Access, a.Training, a.Outbox,
 		member.Config{BaseURL: cfg.BaseURL})
+	if err := a.lifecycle(cfg); err != nil {
+		a.Close()
+		return nil, err
+	}
 	key, err := csrfKey(ctx, a.DB)
 	if err != nil {
 		a.Close()
@@ -176,6 +182,22 @@ func (a *App) mail(cfg Config) error {
 	a.Outbox, err = notify.NewOutboxWith(notify.Options{Clock: a.Clock, Mailer: mailer, DB: a.DB, Jobs: a.Jobs,
 		Audit: a.Audit, Log: a.Log})
 	return err
+}
+
+// lifecycle builds the automatic rules and schedules them; in demo mode a
+// move of the clock also runs them at once.
+func (a *App) lifecycle(cfg Config) error {
+	lc := cfg.Lifecycle
+	lc.ServiceName, lc.BaseURL = cfg.ServiceName, cfg.BaseURL
+	var err error
+	if a.Lifecycle, err = lifecycle.NewService(a.DB, a.Audit, a.Clock, a.Outbox, a.Log, lc); err != nil {
+		return err
+	}
+	a.Jobs.Every("lifecycle_rules", a.Lifecycle.Config().Interval, a.Lifecycle.Job)
+	if a.DemoClock != nil {
+		a.DemoClock.OnAdvance(func(now time.Time) { _ = a.Lifecycle.Job(context.Background(), now) })
+	}
+	return nil
 }
 
 // Handler is the whole HTTP surface.

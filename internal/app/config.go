@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/caregate/caregate/internal/lifecycle"
 	"github.com/caregate/caregate/internal/notify"
 	"github.com/caregate/caregate/internal/store"
 )
@@ -40,6 +41,9 @@ type Config struct {
 	// MailFrom is the sender of every message (default notify.DefaultFrom;
 	// CAREGATE_MAIL_FROM).
 	MailFrom string
+	// Lifecycle holds the automatic rules' numbers (inactivity, warnings,
+	// finishing-date reminders; see lifecycle.Config.FromEnv).
+	Lifecycle lifecycle.Config
 }
 
 // FromEnv fills unset fields from the environment and defaults.
@@ -73,6 +77,7 @@ func (c *Config) FromEnv() {
 	if c.MailFrom == "" {
 		c.MailFrom = os.Getenv("CAREGATE_MAIL_FROM")
 	}
+	c.Lifecycle.FromEnv()
 	if os.Getenv("CAREGATE_TRUST_PROXY") == "1" {
 		c.TrustProxy = true
 	}
@@ -103,6 +108,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	if _, err := c.Mailer(); err != nil {
+		return err
+	}
+	if err := c.Lifecycle.Validate(); err != nil {
 		return err
 	}
 	return nil

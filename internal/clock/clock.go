@@ -22,8 +22,9 @@ func (System) Now() time.Time { return time.Now().UTC() }
 // Offset is the wall clock shifted forward by an adjustable amount. Demo mode
 // uses it so that administrators can move time on while the server runs.
 type Offset struct {
-	mu  sync.Mutex
-	off time.Duration
+	mu    sync.Mutex
+	off   time.Duration
+	hooks []func(now time.Time)
 }
 
 // Now returns the wall clock plus the offset.
@@ -41,6 +42,19 @@ func (o *Offset) Advance(d time.Duration) {
 	}
 	o.mu.Lock()
 	o.off += d
+	hooks := o.hooks
+	o.mu.Unlock()
+	for _, fn := range hooks {
+		fn(o.Now())
+	}
+}
+
+// OnAdvance registers fn to run after each move, with the new time, in the
+// goroutine that moved the clock: demo mode runs the time-based rules at
+// once, so that a move is seen acting.
+func (o *Offset) OnAdvance(fn func(now time.Time)) {
+	o.mu.Lock()
+	o.hooks = append(o.hooks, fn)
 	o.mu.Unlock()
 }
 

@@ -42,6 +42,22 @@ const (
 	// InvitedBy, Site, Organisation, Link (single-use; a secret), Expires
 	// (the date, e.g. "2 January 2027").
 	KindInvitation = "invitation"
+
+	// The automatic rules of the access lifecycle (package lifecycle).
+	// To a member whose record account will be deactivated for inactivity.
+	// Data: Name, Service, On (the date), Days (the inactivity period), Link.
+	KindInactivityWarning = "inactivity_warning"
+	// To a member whose record account a rule has deactivated. Data: Name,
+	// Service, Why (the rule, as a clause), Next (what they can do), Link.
+	KindAccessEnded = "access_ended"
+	// To the authorisers (or the service desk) of members a rule has
+	// deactivated, one digest per recipient. Data: Name, Service, Why,
+	// People (one member a line), Count, Next, Link.
+	KindMembersAccessEnded = "members_access_ended"
+	// To the authorisers (or the service desk) of members whose finishing
+	// date comes soon, one digest per recipient, so that they can extend it.
+	// Data: Name, Service, Days, People (one member a line), Count, Link.
+	KindFinishingReminder = "finishing_reminder"
 )
 
 // kind describes what a message of one kind needs.
@@ -64,6 +80,12 @@ var kinds = map[string]kind{
 	KindAccessChanged:           {required: []string{"Name", "Change"}},
 	KindTrainingReminder:        {required: []string{"Name", "Module", "LapsesOn"}},
 	KindInvitation:              {required: []string{"Name", "InvitedBy", "Site", "Organisation", "Link", "Expires"}, sensitive: true},
+
+	// The automatic rules of the access lifecycle.
+	KindInactivityWarning:  {required: []string{"Name", "Service", "On"}},
+	KindAccessEnded:        {required: []string{"Name", "Service", "Why"}},
+	KindMembersAccessEnded: {required: []string{"Name", "Service", "Why", "People", "Count"}},
+	KindFinishingReminder:  {required: []string{"Name", "Service", "People", "Count"}},
 }
 
 // Kinds returns every message kind, sorted (for filters and tests).

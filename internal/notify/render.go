@@ -24,6 +24,8 @@ type kindTemplates struct {
 var templateFuncs = map[string]any{
 	// words turns a code such as new_user into words: "new user".
 	"words": func(s string) string { return strings.ReplaceAll(s, "_", " ") },
+	// lines splits a list given one item a line, for HTML lists.
+	"lines": func(s string) []string { return strings.Split(s, "\n") },
 }
 
 // parseTemplates parses every kind's templates. The templates are embedded,

@@ -25,6 +25,10 @@ func full() map[string]string {
 		"Username": "ada.lovelace", "Password": "Pw-one-time-7731", "Change": "Your access has been deactivated.",
 		"Due": "9 November 2026", "Module": "Information governance and confidentiality", "LapsesOn": "2 November 2027", "Days": "30",
 		"InvitedBy": "Sarah Jones", "Site": "District Nursing North", "Organisation": "Riverside Community Health", "Expires": "2 December 2026",
+		// The automatic rules of the access lifecycle.
+		"Service": "Westshire Care Record", "On": "2 February 2027", "Why": "because it has not been used for 90 days",
+		"Next": "Ask your site authoriser to reactivate it.", "Count": "2",
+		"People": "Ada Lovelace (ada@nhs.net), Ward 7: ends on 16 November 2026\nAlan Turing (alan@nhs.net), Ward 7: ends on 18 November 2026",
 	}
 }
 
@@ -64,6 +68,11 @@ func TestEveryKindRenders(t *testing.T) {
 		notify.KindAccessChanged:           "Your access to the shared care record has changed",
 		notify.KindTrainingReminder:        "Your Information governance and confidentiality training lapses on 2 November 2027",
 		notify.KindInvitation:              "You are invited to join District Nursing North on the shared care record",
+		// The automatic rules of the access lifecycle.
+		notify.KindInactivityWarning:  "Your access to the Westshire Care Record will be deactivated on 2 February 2027",
+		notify.KindAccessEnded:        "Your access to the Westshire Care Record has been deactivated",
+		notify.KindMembersAccessEnded: "Access to the Westshire Care Record deactivated for 2 of your members",
+		notify.KindFinishingReminder:  "Access to the Westshire Care Record ends soon for 2 of your members",
 	}
 	wantText := map[string][]string{
 		notify.KindRequestSubmitted:        {"Dear Sam Authoriser,", "your new user request R-7K3M9Q", "We will email you at each step"},
@@ -77,6 +86,11 @@ func TestEveryKindRenders(t *testing.T) {
 		notify.KindAccessChanged:           {"Your access has been deactivated.", "The reason:\nNot employed here"},
 		notify.KindTrainingReminder:        {"lapses on 2 November 2027, in 30 days", "retaking the module does not remove it", "Retake the module:\nhttps://"},
 		notify.KindInvitation:              {"Sarah Jones has invited you to join District Nursing North (Riverside Community Health)", "expires on 2 December 2026", "Accept your invitation:\nhttps://"},
+		// The automatic rules of the access lifecycle.
+		notify.KindInactivityWarning:  {"not used for 30 days is deactivated", "deactivated on 2 February 2027", "Sign in to CareGate:\nhttps://"},
+		notify.KindAccessEnded:        {"has been deactivated because it has not been used for 90 days.", "Ask your site authoriser"},
+		notify.KindMembersAccessEnded: {"for 90 days:\n\nAda Lovelace (ada@nhs.net), Ward 7", "\nAlan Turing (alan@nhs.net)", "Manage your sites:\nhttps://"},
+		notify.KindFinishingReminder:  {"within 30 days:\n\nAda Lovelace (ada@nhs.net), Ward 7: ends on 16 November 2026\nAlan", "extend their finishing date"},
 	}
 	if len(wantSubject) != len(notify.Kinds()) {
 		t.Fatalf("test covers %d kinds, there are %d", len(wantSubject), len(notify.Kinds()))

@@ -1,0 +1,225 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/caregate/caregate/internal/audit"
+	"github.com/caregate/caregate/internal/clock"
+	"github.com/caregate/caregate/internal/notify"
+	"github.com/caregate/caregate/internal/store"
+)
+
+// Service runs the automatic rules.
+type Service struct {
+	db     *store.DB
+	log    *audit.Log
+	clock  clock.Clock
+	outbox *notify.Outbox
+	slog   *slog.Logger
+	cfg    Config
+	loc    *time.Location
+}
+
+// NewService returns the service, or an error if cfg is not valid. logger
+// may be nil.
+func NewService(db *store.DB, log *audit.Log, c clock.Clock, outbox *notify.Outbox, logger *slog.Logger, cfg Config) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	loc, _ := time.LoadLocation(cfg.TimeZone) // checked by Validate
+	if logger == nil {
+		logger = slog.Default()
+	}
+	if c == nil {
+		c = clock.System{}
+	}
+	return &Service{db: db, log: log, clock: c, outbox: outbox, slog: logger, cfg: cfg, loc: loc}, nil
+}
+
+// Config returns the effective configuration.
+func (s *Service) Config() Config { return s.cfg }
+
+// Result counts what one sweep did.
+type Result struct {
+	InvitationsExpired  int `json:"invitations_expired"`
+	InactivityWarned    int `json:"inactivity_warned"`
+	InactiveDeactivated int `json:"inactive_deactivated"`
+	FinishingReminded   int `json:"finishing_reminded"`
+	FinishedAccounts    int `json:"finished_accounts"`
+	FinishedMemberships int `json:"finished_memberships"`
+	Emails              int `json:"emails"`
+}
+
+// Add adds x's counts to r (two sweeps' together).
+func (r *Result) Add(x Result) {
+	r.InvitationsExpired += x.InvitationsExpired
+	r.InactivityWarned += x.InactivityWarned
+	r.InactiveDeactivated += x.InactiveDeactivated
+	r.FinishingReminded += x.FinishingReminded
+	r.FinishedAccounts += x.FinishedAccounts
+	r.FinishedMemberships += x.FinishedMemberships
+	r.Emails += x.Emails
+}
+
+// Changed reports whether the sweep changed anything.
+func (r Result) Changed() bool { return r != Result{} }
+
+// Sweep applies every rule that is due by the service's clock. Callers:
+// tests and demo mode; the job runner calls Job.
+func (s *Service) Sweep(ctx context.Context) (Result, error) {
+	return s.SweepAt(ctx, s.clock.Now())
+}
+
+// SweepAt applies every rule that is due at now. Endings come before the
+// inactivity rule, so that someone both idle and at their finishing date
+// ends for the end of their contract, and deactivations before warnings, so
+// that nobody is warned of what has already happened. A failed rule does not
+// stop the others; the errors are joined.
+//
+// On PostgreSQL the three independent chains (invitations; endings, then
+// inactivity; reminders) run at once on separate connections, so that the
+// database's work on one overlaps the rendering of another's e-mails; only
+// the audit chain's head is taken in turn, at each commit. SQLite has one
+// writer, so there they run one after another.
+func (s *Service) SweepAt(ctx context.Context, now time.Time) (Result, error) {
+	type step struct {
+		name string
+		fn   func(context.Context, time.Time, *Result) error
+	}
+	chains := [][]step{
+		{{"invitation_expiry", s.expireInvitations}},
+		{{"finishing_date", s.endFinished}, {"inactivity", s.deactivateInactive}, {"inactivity_warning", s.warnInactive}},
+		{{"finishing_date_reminder", s.remindFinishing}},
+	}
+	results := make([]Result, len(chains))
+	errList := make([]error, len(chains))
+	run := func(i int) {
+		var errs []error
+		for _, st := range chains[i] {
+			start := time.Now()
+			errs = append(errs, st.fn(ctx, now, &results[i]))
+			s.slog.Debug("lifecycle rule", "rule", st.name, "took", time.Since(start))
+		}
+		errList[i] = errors.Join(errs...)
+	}
+	if s.db.Dialect == store.Postgres {
+		var wg sync.WaitGroup
+		for i := range chains {
+			wg.Go(func() { run(i) })
+		}
+		wg.Wait()
+	} else {
+		for i := range chains {
+			run(i)
+		}
+	}
+	var r Result
+	for _, x := range results {
+		r.Add(x)
+	}
+	return r, errors.Join(errList...)
+}
+
+// Job is the periodic work the job runner calls; now is CareGate's clock. It
+// logs what it did when it did anything.
+func (s *Service) Job(ctx context.Context, now time.Time) error {
+	start := time.Now()
+	r, err := s.SweepAt(ctx, now)
+	if r.Changed() || err != nil {
+		s.slog.Info("lifecycle sweep", "invitations_expired", r.InvitationsExpired, "inactivity_warned", r.InactivityWarned,
+			"inactive_deactivated", r.InactiveDeactivated, "finishing_reminded", r.FinishingReminded,
+			"finished_accounts", r.FinishedAccounts, "finished_memberships", r.FinishedMemberships,
+			"emails", r.Emails, "took", time.Since(start).Round(time.Millisecond), "err", err)
+	}
+	return err
+}
+
+// counts is what one batch changed: the due rows, the e-mails queued, and
+// other rows changed with them (memberships).
+type counts struct{ changed, emails, extra int }
+
+// batches runs step in one transaction after another until a transaction
+// changes fewer rows than a batch: each step changes at most BatchSize due
+// rows. What a batch counts is added to *changed, *extra (if not nil) and
+// r.Emails only once its transaction has committed.
+func (s *Service) batches(ctx context.Context, r *Result, changed, extra *int, step func(tx *store.Tx, limit int) (counts, error)) error {
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var c counts
+		err := s.db.InTx(ctx, func(tx *store.Tx) error {
+			var err error
+			c, err = step(tx, s.cfg.BatchSize)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		*changed += c.changed
+		r.Emails += c.emails
+		if extra != nil {
+			*extra += c.extra
+		}
+		if c.changed < s.cfg.BatchSize {
+			return nil
+		}
+	}
+}
+
+// skipLocked ends the sub-select that picks a batch of due rows. On
+// PostgreSQL, two sweeps at once (two processes, or the demo clock beside
+// the hourly job) take disjoint batches instead of queueing on, or
+// deadlocking over, each other's row locks; the outer statement's own
+// conditions still re-check every row. SQLite has one writer: no locking
+// clause, and none needed.
+func (s *Service) skipLocked() string {
+	if s.db.Dialect == store.Postgres {
+		return ` FOR UPDATE SKIP LOCKED`
+	}
+	return ``
+}
+
+// in returns the condition "col is one of ids" and its arguments. SQLite
+// gets a list of parameters (its limit, 32,766, is far above a batch);
+// PostgreSQL gets one array parameter, which it plans in constant time
+// where a list of thousands of parameters costs tens of milliseconds.
+func (s *Service) in(col string, ids []string) (string, []any) {
+	if s.db.Dialect == store.Postgres {
+		return col + ` = ANY(?)`, []any{ids}
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	return col + ` IN (` + strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ") + `)`, args
+}
+
+// micros is t as stored: Unix microseconds.
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+// days is n whole days.
+func days(n int) time.Duration { return time.Duration(n) * 24 * time.Hour }
+
+// localDate is the date of t where finishing dates are kept.
+func (s *Service) localDate(t time.Time) string { return t.In(s.loc).Format(time.DateOnly) }
+
+// longDate shows a time's local date in e-mails: "2 February 2027".
+func (s *Service) longDate(t time.Time) string { return t.In(s.loc).Format("2 January 2006") }
+
+// longDay shows a YYYY-MM-DD date in e-mails.
+func longDay(d string) string {
+	t, err := time.Parse(time.DateOnly, d)
+	if err != nil {
+		return d
+	}
+	return t.Format("2 January 2006")
+}
+
+func (s *Service) link(path string) string { return s.cfg.BaseURL + path }
