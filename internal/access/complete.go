@@ -1,14 +1,14 @@
 package access
 
 import (
-	"sync"
-
 	"context"
-	"golang.org/x/sync/errgroup"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/caregate/caregate/internal/audit"
 	"github.com/caregate/caregate/internal/auth"

@@ -11,10 +11,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/caregate/caregate/internal/audit"
 	"github.com/caregate/caregate/internal/clock"
@@ -212,12 +214,29 @@ func (o *Outbox) EnqueueMany(ctx context.Context, tx *store.Tx, ms []Message) ([
 	now := o.clock.Now().UnixMicro()
 	ids := make([]string, len(ms))
 	rows := make([][]any, len(ms))
-	for i, m := range ms {
-		r, err := o.row(m, now)
-		if err != nil {
-			return nil, err
-		}
-		rows[i], ids[i] = r, r[0].(string)
+	// Rendering is most of the cost and needs no database: a large batch
+	// is rendered on every core while the transaction waits.
+	workers := 1
+	if len(ms) >= 64 {
+		workers = min(runtime.GOMAXPROCS(0), len(ms)/32)
+	}
+	var g errgroup.Group
+	per := (len(ms) + workers - 1) / workers
+	for start := 0; start < len(ms); start += per {
+		end := min(start+per, len(ms))
+		g.Go(func() error {
+			for i := start; i < end; i++ {
+				r, err := o.row(ms[i], now)
+				if err != nil {
+					return err
+				}
+				rows[i], ids[i] = r, r[0].(string)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	if err := o.write(ctx, tx, rows); err != nil {
 		return nil, err
