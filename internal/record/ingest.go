@@ -1,0 +1,207 @@
+package record
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/caregate/caregate/internal/audit"
+	"github.com/caregate/caregate/internal/errs"
+	"github.com/caregate/caregate/internal/ident"
+	"github.com/caregate/caregate/internal/store"
+)
+
+// Publisher is a partner's system authenticated by a machine credential:
+// it publishes as its organisation and as nothing else.
+type Publisher struct {
+	ClientID       string
+	OrganisationID string
+	ODS            string
+}
+
+// Who is the publisher's audit identity.
+func (p *Publisher) Who() audit.Who {
+	return audit.Who{UserID: "client:" + p.ClientID, Email: "client:" + p.ClientID + "@" + p.ODS}
+}
+
+// Stored is the outcome of one ingested resource.
+type Stored struct {
+	Type     string `json:"resource_type"`
+	SourceID string `json:"source_id"`
+	ID       string `json:"id"`      // the server id
+	Outcome  string `json:"outcome"` // created | updated | unchanged
+	Version  int    `json:"version"`
+}
+
+// errTooLarge is the refusal of a payload over the limit.
+func errTooLarge(limit int64) error {
+	return &errs.Error{Code: errs.Invalid, Message: fmt.Sprintf("The payload is larger than the %d MB limit; send it in smaller bundles", limit>>20),
+		Fields: []errs.FieldError{{Field: "$", Message: "payload too large"}}}
+}
+
+// Ingest stores a FHIR R4 payload — one resource or a transaction Bundle —
+// published by pub. Everything is checked before anything is written, and a
+// Bundle is stored in one transaction: if any entry is refused, nothing of
+// it is stored. Re-sending a resource (same organisation, type and id)
+// updates it; an identical re-send changes nothing. The organisation is
+// always the publisher's own: a resource that names another organisation as
+// its source is refused. Accepted and refused payloads are audited.
+// Errors: Invalid (with the FHIRPath of each problem), Forbidden, Internal.
+func (s *Service) Ingest(ctx context.Context, pub *Publisher, body []byte) ([]Stored, error) {
+	if pub == nil {
+		return nil, errs.E(errs.Unauthenticated, "A machine credential is required to publish")
+	}
+	out, err := s.ingest(ctx, pub, body)
+	if err != nil && errs.CodeOf(err) != errs.Internal {
+		e := errs.As(err)
+		d := map[string]string{"reason": e.Message, "bytes": strconv.Itoa(len(body))}
+		if len(e.Fields) > 0 {
+			d["where"] = e.Fields[0].Field
+		}
+		if aerr := s.audit.Append(context.WithoutCancel(ctx), audit.New(pub.Who(), "record.ingest", "organisation", pub.OrganisationID,
+			audit.Refused, d)); aerr != nil {
+			s.log.Error("audit of a refused ingest failed", "err", aerr)
+		}
+	}
+	return out, err
+}
+
+func (s *Service) ingest(ctx context.Context, pub *Publisher, body []byte) ([]Stored, error) {
+	if int64(len(body)) > s.cfg.MaxPayload {
+		return nil, errTooLarge(s.cfg.MaxPayload)
+	}
+	rs, err := parsePayload(body)
+	if err != nil {
+		return nil, err
+	}
+	var v errs.Validation
+	for _, r := range rs {
+		if r.Source != "" && !sourceIs(r.Source, pub.ODS) {
+			v.Add(r.Where+".meta.source", "%s/%s names %q as its source; this credential publishes for %s only", r.Type, r.ID, r.Source, pub.ODS)
+		}
+	}
+	if err := v.Err(); err != nil {
+		e := errs.As(err)
+		return nil, &errs.Error{Code: errs.Forbidden, Message: e.Message, Fields: e.Fields}
+	}
+	// Patients first, so that the other entries' references resolve.
+	patients := map[string]string{} // "Patient/id" and fullUrl → NHS number
+	for _, r := range rs {
+		if r.Type == "Patient" {
+			patients["Patient/"+r.ID] = r.NHS
+			if r.FullURL != "" {
+				patients[r.FullURL] = r.NHS
+			}
+		}
+	}
+	now := s.clock.Now().UnixMicro()
+	out := make([]Stored, 0, len(rs))
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
+		for _, r := range rs {
+			if r.NHS == "" {
+				nhs, err := s.resolvePatient(ctx, tx, pub, patients, r.PatientRef)
+				if err != nil {
+					return err
+				}
+				if nhs == "" {
+					v.Add(r.Where, "%s/%s refers to %q, which is neither in this Bundle nor a Patient %s has published", r.Type, r.ID, r.PatientRef, pub.ODS)
+					continue
+				}
+				r.NHS = nhs
+			}
+			if r.Type != "Patient" && !ValidNHSNumber(r.NHS) {
+				v.Add(r.Where, "%s/%s names the patient by an NHS number that is not valid (%q)", r.Type, r.ID, r.NHS)
+				continue
+			}
+			st, err := s.upsert(ctx, tx, pub, r, now)
+			if err != nil {
+				return err
+			}
+			out = append(out, st)
+		}
+		if err := v.Err(); err != nil {
+			return err
+		}
+		counts := map[string]int{}
+		for _, st := range out {
+			counts[st.Outcome]++
+		}
+		return s.audit.Record(ctx, tx, audit.New(pub.Who(), "record.ingest", "organisation", pub.OrganisationID, audit.Success,
+			map[string]string{"resources": strconv.Itoa(len(out)), "created": strconv.Itoa(counts["created"]),
+				"updated": strconv.Itoa(counts["updated"]), "unchanged": strconv.Itoa(counts["unchanged"]), "bytes": strconv.Itoa(len(body))}))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// sourceIs reports whether a meta.source names the organisation: its ODS
+// code alone, or at the end of a URI or identifier ("…|RX9", "…/RX9").
+func sourceIs(source, ods string) bool {
+	source = strings.TrimSpace(source)
+	if strings.EqualFold(source, ods) {
+		return true
+	}
+	for _, sep := range []string{"|", "/", ":", "#"} {
+		if i := strings.LastIndex(source, sep); i >= 0 && strings.EqualFold(source[i+1:], ods) {
+			return true
+		}
+	}
+	return false
+}
+
+// resolvePatient finds the NHS number a reference points to: a Patient in
+// the same payload, or one the same organisation published before.
+func (s *Service) resolvePatient(ctx context.Context, tx *store.Tx, pub *Publisher, inBundle map[string]string, ref string) (string, error) {
+	if nhs, ok := inBundle[ref]; ok {
+		return nhs, nil
+	}
+	id, ok := strings.CutPrefix(ref, "Patient/")
+	if !ok {
+		return "", nil
+	}
+	var nhs string
+	err := tx.QueryRow(ctx, `SELECT nhs_number FROM record_resources WHERE organisation_id = ? AND resource_type = 'Patient' AND source_id = ?`,
+		pub.OrganisationID, id).Scan(&nhs)
+	if store.IsNoRows(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", errs.Wrap(err, "resolve patient reference")
+	}
+	return nhs, nil
+}
+
+// upsert writes one resource, keyed by (organisation, type, source id).
+func (s *Service) upsert(ctx context.Context, tx *store.Tx, pub *Publisher, r *resource, now int64) (Stored, error) {
+	st := Stored{Type: r.Type, SourceID: r.ID}
+	var old string
+	err := tx.QueryRow(ctx, `SELECT id, body, version FROM record_resources WHERE organisation_id = ? AND resource_type = ? AND source_id = ?`,
+		pub.OrganisationID, r.Type, r.ID).Scan(&st.ID, &old, &st.Version)
+	switch {
+	case store.IsNoRows(err):
+		st.ID, st.Version, st.Outcome = ident.New(), 1, "created"
+		_, err = tx.Exec(ctx, `INSERT INTO record_resources (id, organisation_id, resource_type, source_id, nhs_number, family, given, birth_date,
+			gender, postcode, item_date, display, status, body, version, supplied_by, received_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)`,
+			st.ID, pub.OrganisationID, r.Type, r.ID, r.NHS, r.Family, r.Given, r.BirthDate, r.Gender, r.Postcode, r.Date, r.Display, r.Status,
+			string(r.Body), pub.ClientID, now, now)
+	case err != nil:
+		return st, errs.Wrap(err, "read stored resource")
+	case old == string(r.Body):
+		st.Outcome = "unchanged"
+		return st, nil
+	default:
+		st.Version++
+		st.Outcome = "updated"
+		_, err = tx.Exec(ctx, `UPDATE record_resources SET nhs_number = ?, family = ?, given = ?, birth_date = ?, gender = ?, postcode = ?,
+			item_date = ?, display = ?, status = ?, body = ?, version = ?, supplied_by = ?, updated_at = ? WHERE id = ?`,
+			r.NHS, r.Family, r.Given, r.BirthDate, r.Gender, r.Postcode, r.Date, r.Display, r.Status, string(r.Body), st.Version, pub.ClientID, now, st.ID)
+	}
+	if err != nil {
+		return st, errs.Wrap(err, "store resource")
+	}
+	return st, nil
+}
