@@ -160,9 +160,11 @@ func postcodeDistrict(pc string) string {
 func (s *Service) Record(ctx context.Context, p *authz.Principal, via, nhs string, section Section) (*View, error) {
 	nhs = NormaliseNHSNumber(nhs)
 	action := "record.section"
+	if section == "" {
+		action = "record.view"
+	}
 	v, err := s.gate(ctx, p, via)
 	if err == nil && section == "" {
-		action = "record.view"
 		section = VisibleSections(v.Role)[0]
 	}
 	detail := map[string]string{"section": string(section)}

@@ -166,10 +166,10 @@ type Query struct {
 
 // View is what the viewer shows for one section of a patient's record.
 type View struct {
-	Patient  *Patient
-	Section  Section
-	Sections []Section  // the sections the viewer's role sees
-	Items    []Item     // the section's items, newest first
-	Counts   map[Section]int // for the summary
-	Allergies, Problems, Medications []Item // for the summary
+	Patient                          *Patient
+	Section                          Section
+	Sections                         []Section       // the sections the viewer's role sees
+	Items                            []Item          // the section's items, newest first
+	Counts                           map[Section]int // for the summary
+	Allergies, Problems, Medications []Item          // for the summary
 }
