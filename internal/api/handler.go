@@ -18,6 +18,7 @@ import (
 	"github.com/caregate/caregate/internal/notify"
 	"github.com/caregate/caregate/internal/onboarding"
 	"github.com/caregate/caregate/internal/org"
+	"github.com/caregate/caregate/internal/record"
 	"github.com/caregate/caregate/internal/store"
 	"github.com/caregate/caregate/internal/training"
 )
@@ -46,6 +47,7 @@ type Deps struct {
 	Onboarding *onboarding.Service // partner onboarding, size bands, the suspension
 	Outbox     *notify.Outbox      // says whether e-mail is delivered; nil: it is not
 	Training   *training.Service   // training modules, assignment, progress and the gate
+	Record     *record.Service     // the record's credentials, clinical systems and reports; nil leaves them out
 }
 
 // Handler serves the JSON API.
@@ -68,6 +70,8 @@ type Handler struct {
 
 	training *training.Service // training modules, assignment, progress and the gate
 
+	record *record.Service // the record's credentials, clinical systems and reports
+
 	routes  []Route
 	probe   *http.ServeMux // the route patterns alone, to tell 404 from 405
 	openapi []byte         // the OpenAPI document, generated once
@@ -89,6 +93,7 @@ func New(d Deps) *Handler {
 		outbox: d.Outbox}
 	h.onboarding = d.Onboarding
 	h.training = d.Training
+	h.record = d.Record
 	h.routes = h.table()
 	for _, rt := range h.routes {
 		h.probe.Handle(rt.pattern(), http.NotFoundHandler())

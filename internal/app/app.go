@@ -21,6 +21,7 @@ import (
 	"github.com/caregate/caregate/internal/notify"
 	"github.com/caregate/caregate/internal/onboarding"
 	"github.com/caregate/caregate/internal/org"
+	"github.com/caregate/caregate/internal/record"
 	"github.com/caregate/caregate/internal/store"
 	"github.com/caregate/caregate/internal/training"
 	"github.com/caregate/caregate/internal/web"
@@ -51,6 +52,7 @@ type App struct {
 	Access     *access.Service
 	Onboarding *onboarding.Service
 	Training   *training.Service
+	Record     *record.Service // the shared care record: ingest, viewer, FHIR, launch
 	Auth       *httpauth.Authenticator
 	Web        *web.Handler
 	API        *api.Handler
@@ -129,6 +131,8 @@ func New(ctx context.Context, cfg Config, o Options) (*App, error) {
 		// training is complete but who have none yet.
 		a.Jobs.Every("training_refreshers", time.Hour, a.Training.Sweep)
 	}
+	a.Record = record.New(record.Deps{DB: a.DB, Audit: a.Audit, Clock: a.Clock, Training: a.Training, Usage: a.Access, Outbox: a.Outbox,
+		Sessions: a.Users, Log: a.Log}, record.Config{ServiceName: cfg.ServiceName, BaseURL: cfg.BaseURL})
 	key, err := csrfKey(ctx, a.DB)
 	if err != nil {
 		a.Close()
@@ -145,14 +149,14 @@ func New(ctx context.Context, cfg Config, o Options) (*App, error) {
 		demo = &web.Demo{Accounts: o.DemoAccounts, Clock: a.DemoClock}
 	}
 	a.Web, err = web.New(web.Deps{DB: a.DB, Users: a.Users, Orgs: a.Orgs, Access: a.Access, Audit: a.Audit, Auth: a.Auth, Clock: a.Clock,
-		Assets: assets, Demo: demo, Log: a.Log, BaseURL: cfg.BaseURL, Onboarding: a.Onboarding, Outbox: a.Outbox, Training: a.Training})
+		Assets: assets, Demo: demo, Log: a.Log, BaseURL: cfg.BaseURL, Onboarding: a.Onboarding, Outbox: a.Outbox, Training: a.Training, Record: a.Record})
 	if err != nil {
 		a.Close()
 		return nil, err
 	}
 	a.API = api.New(api.Deps{DB: a.DB, Users: a.Users, Orgs: a.Orgs, Access: a.Access, Audit: a.Audit, Auth: a.Auth, Clock: a.Clock,
 		DemoClock: a.DemoClock, Log: a.Log, Version: Version, BaseURL: cfg.BaseURL, Onboarding: a.Onboarding, Outbox: a.Outbox,
-		Training: a.Training})
+		Training: a.Training, Record: a.Record})
 	a.Metrics = prometheus.NewRegistry()
 	a.handler = a.routes(assets)
 	return a, nil
@@ -185,6 +189,9 @@ func (a *App) Close() {
 			a.Log.Warn("stopping background jobs", "err", err)
 		}
 		cancel()
+	}
+	if a.Record != nil {
+		a.Record.Close() // writes the last uses still waiting
 	}
 	if a.Audit != nil {
 		a.Audit.Close()

@@ -38,6 +38,11 @@ const (
 	// 30 and 7 days before. Data: Name, Module (its title), LapsesOn (the
 	// date, e.g. "2 November 2027"), Days ("30" or "7"), Link.
 	KindTrainingReminder = "training_reminder"
+	// To a supplying organisation's data-quality contact: a member reported
+	// that an item it sent to the record looks wrong. Data: Name (the
+	// contact), Ref (the report), Title (the item), Reason (what looks
+	// wrong), Link; optionally Patient (NHS number) and Reporter.
+	KindRecordDataProblem = "record_data_problem"
 )
 
 // kind describes what a message of one kind needs.
@@ -59,6 +64,7 @@ var kinds = map[string]kind{
 	KindCredentialsPassword:     {required: []string{"Name", "Password"}, sensitive: true},
 	KindAccessChanged:           {required: []string{"Name", "Change"}},
 	KindTrainingReminder:        {required: []string{"Name", "Module", "LapsesOn"}},
+	KindRecordDataProblem:       {required: []string{"Name", "Ref", "Title", "Reason"}},
 }
 
 // Kinds returns every message kind, sorted (for filters and tests).

@@ -62,6 +62,7 @@ func TestEveryKindRenders(t *testing.T) {
 		notify.KindCredentialsPassword:     "Your shared care record password",
 		notify.KindAccessChanged:           "Your access to the shared care record has changed",
 		notify.KindTrainingReminder:        "Your Information governance and confidentiality training lapses on 2 November 2027",
+		notify.KindRecordDataProblem:       "Data problem reported in the shared care record: R-7K3M9Q",
 	}
 	wantText := map[string][]string{
 		notify.KindRequestSubmitted:        {"Dear Sam Authoriser,", "your new user request R-7K3M9Q", "We will email you at each step"},
@@ -74,6 +75,7 @@ func TestEveryKindRenders(t *testing.T) {
 		notify.KindCredentialsPassword:     {"one-time password", "Pw-one-time-7731", "user name was sent to you in a separate email"},
 		notify.KindAccessChanged:           {"Your access has been deactivated.", "The reason:\nNot employed here"},
 		notify.KindTrainingReminder:        {"lapses on 2 November 2027, in 30 days", "retaking the module does not remove it", "Retake the module:\nhttps://"},
+		notify.KindRecordDataProblem:       {"an item your organisation sent", "Leeds Teaching Hospitals starter Ada Lovelace", "What looks wrong:\nNot employed here"},
 	}
 	if len(wantSubject) != len(notify.Kinds()) {
 		t.Fatalf("test covers %d kinds, there are %d", len(wantSubject), len(notify.Kinds()))
