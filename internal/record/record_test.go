@@ -155,7 +155,10 @@ func TestGate(t *testing.T) {
 			for _, try := range []func() error{
 				func() error { _, err := f.rec.Record(ctx, p, record.ViaSearch, n, ""); return err },
 				func() error { _, err := f.rec.Search(ctx, p, record.ViaSearch, record.Query{NHSNumber: n}); return err },
-				func() error { _, err := f.rec.SearchResources(ctx, p, "Patient", record.SearchParams{Query: record.Query{NHSNumber: n}}); return err },
+				func() error {
+					_, err := f.rec.SearchResources(ctx, p, "Patient", record.SearchParams{Query: record.Query{NHSNumber: n}})
+					return err
+				},
 			} {
 				err := try()
 				if code(err) != errs.Forbidden || !strings.Contains(errs.As(err).Message, pr.want) {
