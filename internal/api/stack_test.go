@@ -26,6 +26,7 @@ import (
 	"github.com/caregate/caregate/internal/notify"
 	"github.com/caregate/caregate/internal/onboarding"
 	"github.com/caregate/caregate/internal/org"
+	"github.com/caregate/caregate/internal/record"
 	"github.com/caregate/caregate/internal/store"
 	"github.com/caregate/caregate/internal/training"
 )
@@ -73,6 +74,7 @@ type stack struct {
 	requests     *accessreq.Service
 	onboarding   *onboarding.Service
 	training     *training.Service
+	record       *record.Service
 	spare        *auth.User // an account without roles, for account changes
 	adminP       *authz.Principal
 	n            atomic.Int64
@@ -115,6 +117,9 @@ func newStack(t *testing.T, db *store.DB, o stackOpts) *stack {
 	d.Onboarding = s.onboarding
 	s.training = training.NewService(db, s.log, s.clk, s.requests, notify.NewOutbox(s.clk), training.Config{})
 	d.Training = s.training
+	s.record = record.New(record.Deps{DB: db, Audit: s.log, Clock: s.clk, Training: s.training, Usage: s.requests, Sessions: s.users}, record.Config{})
+	t.Cleanup(s.record.Close)
+	d.Record = s.record
 	if o.demo {
 		d.DemoClock = s.clk
 	}
