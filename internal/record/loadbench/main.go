@@ -84,7 +84,7 @@ func main() {
 // noAudit is an audit log that writes nothing: the unaudited baseline.
 type noAudit struct{}
 
-func (noAudit) Append(context.Context, audit.Event) error             { return nil }
+func (noAudit) Append(context.Context, audit.Event) error            { return nil }
 func (noAudit) Record(context.Context, *store.Tx, audit.Event) error { return nil }
 
 func serve(args []string) error {
