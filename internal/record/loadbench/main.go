@@ -32,9 +32,11 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -93,6 +95,7 @@ func serve(args []string) error {
 	dbURL := fs.String("database-url", "", "PostgreSQL URL (instead of SQLite)")
 	n := fs.Int("patients", 100000, "synthetic patients to load (once)")
 	out := fs.String("out", "targets.json", "where to write the targets for load")
+	profile := fs.String("pprof", "", "serve CPU profiles at this address (e.g. 127.0.0.1:6060)")
 	fs.Parse(args)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -171,6 +174,13 @@ func serve(args []string) error {
 	})); err != nil {
 		return err
 	}
+	if *profile != "" {
+		// CPU profiles of the server while load runs, for finding where
+		// the time goes: go tool pprof http://ADDR/debug/pprof/profile
+		pm := http.NewServeMux()
+		pm.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		go http.ListenAndServe(*profile, pm)
+	}
 	b, _ := json.Marshal(t)
 	if err := os.WriteFile(*out, b, 0o600); err != nil {
 		return err
@@ -233,6 +243,8 @@ func load(args []string) error {
 	in := fs.String("targets", "targets.json", "written by serve")
 	conns := fs.Int("conns", 64, "concurrent connections")
 	dur := fs.Duration("duration", 10*time.Second, "per scenario")
+	rounds := fs.Int("rounds", 5, "rounds the duration is split into, the scenarios taking turns")
+	only := fs.String("only", "", "run only the scenarios whose name contains this")
 	fs.Parse(args)
 	b, err := os.ReadFile(*in)
 	if err != nil {
@@ -259,22 +271,51 @@ func load(args []string) error {
 			return req
 		}
 	}
-	scenarios := []struct {
+	type scenario struct {
 		name string
 		mk   func(r *rand.Rand) *http.Request
-	}{
+	}
+	scenarios := []scenario{
 		{"plain net/http fixed body", func(r *rand.Rand) *http.Request { req, _ := http.NewRequest("GET", t.Plain+"/", nil); return req }},
 		{"FHIR Patient/{id} unaudited", fhir(t.Unaudited)},
 		{"FHIR Patient/{id} audited", fhir(t.App)},
 		{"patient summary unaudited", summary(t.Unaudited)},
 		{"patient summary audited", summary(t.App)},
 	}
-	var res []result
-	for _, sc := range scenarios {
-		r := run(sc.name, sc.mk, *conns, *dur)
-		res = append(res, r)
+	if *only != "" {
+		var keep []scenario
+		for _, sc := range scenarios {
+			if strings.Contains(sc.name, *only) {
+				keep = append(keep, sc)
+			}
+		}
+		scenarios = keep
+	}
+	// The scenarios take turns in short rounds, so that a burst of other
+	// work on a shared machine falls on all of them alike.
+	acc := make([]result, len(scenarios))
+	lats := make([][]time.Duration, len(scenarios))
+	spent := make([]time.Duration, len(scenarios))
+	for round := 0; round < *rounds; round++ {
+		for i, sc := range scenarios {
+			r, l, el := run(sc.name, sc.mk, *conns, *dur/time.Duration(*rounds))
+			acc[i].name = sc.name
+			acc[i].n += r.n
+			acc[i].errors += r.errors
+			lats[i] = append(lats[i], l...)
+			spent[i] += el
+		}
+	}
+	res := acc
+	for i := range res {
+		r := &res[i]
+		r.rps = float64(r.n) / spent[i].Seconds()
+		r.p50, r.p99 = quantile(lats[i], 0.5), quantile(lats[i], 0.99)
 		fmt.Printf("%-30s %8d req %6d err %9.0f req/s  p50 %7.2f ms  p99 %7.2f ms\n", r.name, r.n, r.errors, r.rps,
 			float64(r.p50.Microseconds())/1000, float64(r.p99.Microseconds())/1000)
+	}
+	if len(res) != 5 {
+		return nil
 	}
 	plain := res[0].rps
 	fmt.Printf("\nratios to the plain handler: FHIR audited %.3f, summary audited %.3f\n", res[2].rps/plain, res[4].rps/plain)
@@ -282,28 +323,32 @@ func load(args []string) error {
 	return nil
 }
 
-func run(name string, mk func(r *rand.Rand) *http.Request, conns int, dur time.Duration) result {
+func run(name string, mk func(r *rand.Rand) *http.Request, conns int, dur time.Duration) (result, []time.Duration, time.Duration) {
 	tr := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: true}
 	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	defer tr.CloseIdleConnections()
-	// Warm up: connections, caches.
-	warm := rand.New(rand.NewPCG(1, 2))
+	// Warm up: open the connections.
+	var wg sync.WaitGroup
 	for i := 0; i < conns; i++ {
-		if resp, err := client.Do(mk(warm)); err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if resp, err := client.Do(mk(rand.New(rand.NewPCG(uint64(i), 2)))); err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		}()
 	}
+	wg.Wait()
 	var n, errs atomic.Int64
 	lat := make([][]time.Duration, conns)
-	var wg sync.WaitGroup
 	deadline := time.Now().Add(dur)
 	start := time.Now()
 	for c := 0; c < conns; c++ {
 		wg.Add(1)
 		go func(c int) {
 			defer wg.Done()
-			r := rand.New(rand.NewPCG(uint64(c), 7))
+			r := rand.New(rand.NewPCG(uint64(c), uint64(time.Now().UnixNano())))
 			for time.Now().Before(deadline) {
 				req := mk(r)
 				t0 := time.Now()
@@ -328,12 +373,13 @@ func run(name string, mk func(r *rand.Rand) *http.Request, conns int, dur time.D
 	for _, l := range lat {
 		all = append(all, l...)
 	}
-	slices.Sort(all)
-	q := func(p float64) time.Duration {
-		if len(all) == 0 {
-			return 0
-		}
-		return all[min(len(all)-1, int(p*float64(len(all))))]
+	return result{name: name, n: n.Load(), errors: errs.Load()}, all, elapsed
+}
+
+func quantile(all []time.Duration, p float64) time.Duration {
+	if len(all) == 0 {
+		return 0
 	}
-	return result{name: name, n: n.Load(), errors: errs.Load(), rps: float64(n.Load()) / elapsed.Seconds(), p50: q(0.5), p99: q(0.99)}
+	slices.Sort(all)
+	return all[min(len(all)-1, int(p*float64(len(all))))]
 }
