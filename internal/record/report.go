@@ -158,3 +158,34 @@ func (s *Service) CloseReport(ctx context.Context, p *authz.Principal, id, resol
 		return s.audit.Record(ctx, tx, audit.New(p.Who(), "record.report.close", "record_report", id, audit.Success, nil))
 	})
 }
+
+// ReportableItem returns one item for the report form, if the person may
+// see it; showing it is audited like any other view. Errors: Forbidden,
+// NotFound, Internal.
+func (s *Service) ReportableItem(ctx context.Context, p *authz.Principal, via, resourceID string) (*Item, string, error) {
+	v, err := s.gate(ctx, p, via)
+	detail := map[string]string{"resource": resourceID}
+	if err != nil {
+		return nil, "", s.refuse(ctx, p, v, "record.item", "", err, detail)
+	}
+	it := &Item{ID: resourceID}
+	var nhs string
+	var updated int64
+	err = s.db.QueryRow(ctx, `SELECT r.resource_type, r.item_date, r.display, r.status, o.name, o.ods_code, r.updated_at, r.nhs_number
+		FROM record_resources r JOIN organisations o ON o.id = r.organisation_id WHERE r.id = ?`, resourceID).
+		Scan(&it.Type, &it.Date, &it.Display, &it.Status, &it.Organisation, &it.ODS, &updated, &nhs)
+	if store.IsNoRows(err) {
+		return nil, "", errs.E(errs.NotFound, "No such item in the record")
+	}
+	if err != nil {
+		return nil, "", errs.Wrap(err, "load item")
+	}
+	if !RoleSees(v.Role, SectionOf(it.Type)) {
+		return nil, "", s.refuse(ctx, p, v, "record.item", nhs, errs.E(errs.Forbidden, "Your record role does not allow you to see this item"), detail)
+	}
+	it.UpdatedAt = time.UnixMicro(updated).UTC()
+	if err := s.release(ctx, p, v, "record.item", nhs, detail); err != nil {
+		return nil, "", err
+	}
+	return it, nhs, nil
+}

@@ -121,6 +121,7 @@ var routeAccess = map[string][]string{
 	"POST /record/search":                  {},
 	"GET /record/patients/{nhs}":           {},
 	"GET /record/patients/{nhs}/{section}": {},
+	"GET /record/items/{id}/report":        {},
 	"POST /record/items/{id}/report":       {},
 	"GET /record/reports":                  {"signed-in"},
 	"POST /record/reports/{id}/close":      {authz.Admin},

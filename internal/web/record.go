@@ -22,6 +22,7 @@ func (h *Handler) registerRecord(mux *http.ServeMux) {
 	h.handle(mux, "POST /record/search", signedIn, h.recordSearch)
 	h.handle(mux, "GET /record/patients/{nhs}", signedIn, h.recordView)
 	h.handle(mux, "GET /record/patients/{nhs}/{section}", signedIn, h.recordView)
+	h.handle(mux, "GET /record/items/{id}/report", signedIn, h.recordReportForm)
 	h.handle(mux, "POST /record/items/{id}/report", signedIn, h.recordReport)
 	h.handle(mux, "GET /record/reports", signedIn, h.recordReports)
 	h.handle(mux, "POST /record/reports/{id}/close", signedIn, h.recordReportClose)
@@ -136,9 +137,34 @@ func (h *Handler) launch(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/record/patients/"+url.PathEscape(l.NHSNumber), http.StatusSeeOther)
 }
 
+type recordReportData struct {
+	Item *record.Item
+	NHS  string
+}
+
+// recordReportForm shows one item and a form to say what looks wrong.
+func (h *Handler) recordReportForm(w http.ResponseWriter, r *http.Request) {
+	h.recordReportPage(w, r, http.StatusOK, &Page{})
+}
+
+func (h *Handler) recordReportPage(w http.ResponseWriter, r *http.Request, status int, pg *Page) {
+	it, nhs, err := h.record.ReportableItem(r.Context(), principal(r), h.via(r), r.PathValue("id"))
+	if err != nil {
+		h.recordFail(w, r, err)
+		return
+	}
+	pg.Title, pg.Nav, pg.Data = "Report a problem with this item", "record", &recordReportData{Item: it, NHS: nhs}
+	h.render(w, r, status, "record_report", pg)
+}
+
 func (h *Handler) recordReport(w http.ResponseWriter, r *http.Request) {
 	rep, err := h.record.ReportProblem(r.Context(), principal(r), r.PathValue("id"), r.PostFormValue("description"))
 	if err != nil {
+		if errs.CodeOf(err) == errs.Invalid {
+			pg := &Page{Err: errs.As(err), Form: r.PostForm}
+			h.recordReportPage(w, r, http.StatusBadRequest, pg)
+			return
+		}
 		h.recordFail(w, r, err)
 		return
 	}

@@ -396,3 +396,64 @@ func TestRecordLaunch(t *testing.T) {
 		}
 	})
 }
+
+// A member reports that an item looks wrong: the supplier's data-quality
+// contact is e-mailed through the outbox, the report is listed for the
+// member and for administrators, and an administrator closes it. An
+// Administrator-role member cannot report (or see) a clinical item.
+func TestRecordDataProblemReport(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		rr := e.recordRegion()
+		ctx := context.Background()
+		p, _ := authz.Load(ctx, e.app.DB, e.admin)
+		if err := e.app.Record.SetContact(ctx, p, rr.org.ID, "data.quality@nhs.net"); err != nil {
+			t.Fatal(err)
+		}
+		cp := e.browser()
+		cp.signIn(rr.cp.Email)
+		item := "/record/items/" + rr.ids["Condition"] + "/report"
+		if pg := cp.get(item); pg.status != http.StatusOK || !strings.Contains(pg.text("#report-item"), "Atrial fibrillation") {
+			t.Fatalf("report form: %d", pg.status)
+		}
+		if pg := cp.post(item, url.Values{"description": {""}}); pg.status != http.StatusBadRequest || !pg.has("#description-error") {
+			t.Errorf("empty report: %d", pg.status)
+		}
+		if pg := cp.post(item, url.Values{"description": {"Never had AF; this belongs to another patient"}}); pg.status != http.StatusSeeOther {
+			t.Fatalf("report: %d %s", pg.status, pg.text("main"))
+		}
+		var to, kind string
+		if err := e.app.DB.QueryRow(ctx, `SELECT to_addr, kind FROM outbox WHERE kind = 'record_data_problem'`).Scan(&to, &kind); err != nil {
+			t.Fatalf("no e-mail to the supplier: %v", err)
+		}
+		if to != "data.quality@nhs.net" {
+			t.Errorf("report sent to %q", to)
+		}
+		if pg := cp.get("/record/reports"); !strings.Contains(pg.text("#reports"), "belongs to another patient") {
+			t.Errorf("the member does not see their report")
+		}
+		adm := e.browser()
+		adm.signIn(rr.adm.Email)
+		if pg := adm.get(item); pg.status != http.StatusForbidden {
+			t.Errorf("administrator role opens a clinical item's report form: %d", pg.status)
+		}
+		if pg := adm.post(item, url.Values{"description": {"x"}}); pg.status != http.StatusForbidden {
+			t.Errorf("administrator role reports a clinical item: %d", pg.status)
+		}
+		boss := e.browser()
+		boss.signIn(e.admin.Email)
+		pg := boss.get("/record/reports")
+		action, ok := pg.doc.Find(`#reports form`).Attr("action")
+		if !ok {
+			t.Fatalf("no close form for the administrator")
+		}
+		if pg := boss.post(action, url.Values{"resolution": {"Removed at source by the trust"}}); pg.status != http.StatusSeeOther {
+			t.Errorf("close: %d", pg.status)
+		}
+		if pg := cp.get("/record/reports"); !strings.Contains(pg.text("#reports"), "Closed") {
+			t.Errorf("the report is not shown closed: %s", pg.text("#reports"))
+		}
+		if pg := cp.post(action, url.Values{"resolution": {"x"}}); pg.status != http.StatusForbidden {
+			t.Errorf("a member closes a report: %d", pg.status)
+		}
+	})
+}
