@@ -457,3 +457,47 @@ func TestRecordDataProblemReport(t *testing.T) {
 		}
 	})
 }
+
+// A client with keys proves itself with a signed assertion
+// (private_key_jwt) instead of a secret; an assertion is usable once.
+func TestRecordClientAssertion(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		rr := e.recordRegion()
+		ctx := context.Background()
+		p, _ := authz.Load(ctx, e.app.DB, e.admin)
+		priv, pub, _ := record.NewSigningKey()
+		c, secret, err := e.app.Record.CreateClient(ctx, p, record.ClientInput{OrganisationID: rr.org.ID, Name: "Keyed EPR", JWKS: pub})
+		if err != nil || secret != "" || !c.HasKeys {
+			t.Fatalf("create keyed client: %+v %q %v", c, secret, err)
+		}
+		assertion, err := record.Sign(priv, record.NewAssertionClaims(c.ID, e.srv.URL+"/oauth2/token", e.clock.Now()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		form := url.Values{"grant_type": {"client_credentials"}, "client_assertion": {assertion},
+			"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}}
+		for i, want := range []int{http.StatusOK, http.StatusUnauthorized} {
+			resp, err := http.PostForm(e.srv.URL+"/oauth2/token", form)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var tok record.Token
+			json.NewDecoder(resp.Body).Decode(&tok)
+			resp.Body.Close()
+			if resp.StatusCode != want {
+				t.Fatalf("assertion use %d: %d", i+1, resp.StatusCode)
+			}
+			if i == 0 {
+				if status, body := e.publish(tok.AccessToken, "POST", "/fhir/R4/", patientBundle("k1", "9434765919")); status != http.StatusOK {
+					t.Errorf("publish with an assertion's token: %d %s", status, body)
+				}
+			}
+		}
+		other, _, _ := record.NewSigningKey()
+		forged, _ := record.Sign(other, record.NewAssertionClaims(c.ID, e.srv.URL+"/oauth2/token", e.clock.Now()))
+		form.Set("client_assertion", forged)
+		if resp, _ := http.PostForm(e.srv.URL+"/oauth2/token", form); resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("forged assertion: %d", resp.StatusCode)
+		}
+	})
+}
