@@ -341,21 +341,31 @@ type Resource struct {
 	NHSNumber string
 }
 
-// Read returns one resource for the FHIR API, if the viewer's role sees its
-// type; the read is audited before it is returned, and a refused one too.
-// Errors: Unauthenticated, Forbidden, NotFound, Internal.
-func (s *Service) Read(ctx context.Context, p *authz.Principal, resourceType, id string) (*Resource, error) {
-	detail := map[string]string{"resource": resourceType + "/" + id}
+// apiAccess is the FHIR API's gate and role filter for one resource type;
+// refusals are audited as the action.
+func (s *Service) apiAccess(ctx context.Context, p *authz.Principal, action, resourceType string, detail map[string]string) (*Viewer, error) {
 	v, err := s.gate(ctx, p, ViaAPI)
 	if err != nil {
-		return nil, s.refuse(ctx, p, v, "fhir.read", "", err, detail)
+		return nil, s.refuse(ctx, p, v, action, "", err, detail)
 	}
 	if !SupportedType(resourceType) {
 		return nil, errs.E(errs.NotFound, "The record holds no resources of type %s", resourceType)
 	}
 	if !RoleSees(v.Role, SectionOf(resourceType)) {
-		return nil, s.refuse(ctx, p, v, "fhir.read", "", errs.E(errs.Forbidden, "Your record role (%s) does not allow reading %s resources",
+		return nil, s.refuse(ctx, p, v, action, "", errs.E(errs.Forbidden, "Your record role (%s) does not allow reading %s resources",
 			v.Role, resourceType), detail)
+	}
+	return v, nil
+}
+
+// Read returns one resource for the FHIR API, if the viewer's role sees its
+// type; the read is audited before it is returned, and a refused one too.
+// Errors: Unauthenticated, Forbidden, NotFound, Internal.
+func (s *Service) Read(ctx context.Context, p *authz.Principal, resourceType, id string) (*Resource, error) {
+	detail := map[string]string{"resource": resourceType + "/" + id}
+	v, err := s.apiAccess(ctx, p, "fhir.read", resourceType, detail)
+	if err != nil {
+		return nil, err
 	}
 	r := &Resource{}
 	var body string
@@ -388,16 +398,9 @@ type SearchParams struct {
 // search too. Errors: Unauthenticated, Forbidden, Invalid, Internal.
 func (s *Service) SearchResources(ctx context.Context, p *authz.Principal, resourceType string, sp SearchParams) ([]Resource, error) {
 	detail := map[string]string{"resource_type": resourceType}
-	v, err := s.gate(ctx, p, ViaAPI)
+	v, err := s.apiAccess(ctx, p, "fhir.search", resourceType, detail)
 	if err != nil {
-		return nil, s.refuse(ctx, p, v, "fhir.search", "", err, detail)
-	}
-	if !SupportedType(resourceType) {
-		return nil, errs.E(errs.NotFound, "The record holds no resources of type %s", resourceType)
-	}
-	if !RoleSees(v.Role, SectionOf(resourceType)) {
-		return nil, s.refuse(ctx, p, v, "fhir.search", "", errs.E(errs.Forbidden, "Your record role (%s) does not allow reading %s resources",
-			v.Role, resourceType), detail)
+		return nil, err
 	}
 	var where string
 	var args []any
