@@ -256,6 +256,15 @@ func TestRecordViewer(t *testing.T) {
 		if status, body = e.fhirGet(rr.cp, "/fhir/R4/metadata"); status != http.StatusOK || !strings.Contains(body, "CapabilityStatement") {
 			t.Errorf("metadata: %d", status)
 		}
+		// Last use is written in a batch, not per request.
+		if err := e.app.Record.FlushUsage(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		var used int64
+		e.app.DB.QueryRow(context.Background(), `SELECT last_used_at FROM record_accounts WHERE user_id = ?`, rr.cp.ID).Scan(&used)
+		if used != e.clock.Now().UnixMicro() {
+			t.Errorf("last use of the record account: %d", used)
+		}
 		// Every access was audited, with role, organisation and how.
 		var n int
 		e.app.DB.QueryRow(context.Background(), `SELECT COUNT(*) FROM audit_events WHERE action IN ('record.view', 'record.section') AND object_id = ?
