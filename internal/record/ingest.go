@@ -114,13 +114,12 @@ func (s *Service) ingest(ctx context.Context, pub *Publisher, body []byte) ([]St
 				v.Add(r.Where, "%s/%s names the patient by an NHS number that is not valid (%q)", r.Type, r.ID, r.NHS)
 				continue
 			}
-			st, err := s.upsert(ctx, tx, pub, r, now)
-			if err != nil {
-				return err
-			}
-			out = append(out, st)
 		}
 		if err := v.Err(); err != nil {
+			return err
+		}
+		var err error
+		if out, err = s.upsert(ctx, tx, pub, rs, now); err != nil {
 			return err
 		}
 		counts := map[string]int{}
@@ -174,34 +173,87 @@ func (s *Service) resolvePatient(ctx context.Context, tx *store.Tx, pub *Publish
 	return nhs, nil
 }
 
-// upsert writes one resource, keyed by (organisation, type, source id).
-func (s *Service) upsert(ctx context.Context, tx *store.Tx, pub *Publisher, r *resource, now int64) (Stored, error) {
-	st := Stored{Type: r.Type, SourceID: r.ID}
-	var old string
-	err := tx.QueryRow(ctx, `SELECT id, body, version FROM record_resources WHERE organisation_id = ? AND resource_type = ? AND source_id = ?`,
-		pub.OrganisationID, r.Type, r.ID).Scan(&st.ID, &old, &st.Version)
-	switch {
-	case store.IsNoRows(err):
-		st.ID, st.Version, st.Outcome = ident.New(), 1, "created"
-		_, err = tx.Exec(ctx, `INSERT INTO record_resources (id, organisation_id, resource_type, source_id, nhs_number, family, given, birth_date,
-			gender, postcode, item_date, display, status, body, version, supplied_by, received_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)`,
-			st.ID, pub.OrganisationID, r.Type, r.ID, r.NHS, r.Family, r.Given, r.BirthDate, r.Gender, r.Postcode, r.Date, r.Display, r.Status,
-			string(r.Body), pub.ClientID, now, now)
-	case err != nil:
-		return st, errs.Wrap(err, "read stored resource")
-	case old == string(r.Body):
-		st.Outcome = "unchanged"
-		return st, nil
-	default:
-		st.Version++
-		st.Outcome = "updated"
-		_, err = tx.Exec(ctx, `UPDATE record_resources SET nhs_number = ?, family = ?, given = ?, birth_date = ?, gender = ?, postcode = ?,
-			item_date = ?, display = ?, status = ?, body = ?, version = ?, supplied_by = ?, updated_at = ? WHERE id = ?`,
-			r.NHS, r.Family, r.Given, r.BirthDate, r.Gender, r.Postcode, r.Date, r.Display, r.Status, string(r.Body), st.Version, pub.ClientID, now, st.ID)
+// upsertChunk bounds the rows one statement reads or inserts (18
+// parameters each, well inside both engines' limits).
+const upsertChunk = 50
+
+// upsert writes the resources, keyed by (organisation, type, source id):
+// new ones are inserted, changed ones updated (version + 1), identical ones
+// left alone. The stored rows are read and the new ones inserted a chunk
+// at a time, so a large Bundle is a few statements, not two per resource.
+func (s *Service) upsert(ctx context.Context, tx *store.Tx, pub *Publisher, rs []*resource, now int64) ([]Stored, error) {
+	type key struct{ typ, id string }
+	type old struct {
+		id, body string
+		version  int
 	}
-	if err != nil {
-		return st, errs.Wrap(err, "store resource")
+	stored := map[key]old{}
+	for start := 0; start < len(rs); start += upsertChunk {
+		part := rs[start:min(len(rs), start+upsertChunk)]
+		args := []any{pub.OrganisationID}
+		for _, r := range part {
+			args = append(args, r.ID)
+		}
+		rows, err := tx.Query(ctx, `SELECT resource_type, source_id, id, body, version FROM record_resources WHERE organisation_id = ? AND source_id IN (?`+
+			strings.Repeat(",?", len(part)-1)+`)`, args...)
+		if err != nil {
+			return nil, errs.Wrap(err, "read stored resources")
+		}
+		for rows.Next() {
+			var k key
+			var o old
+			if err := rows.Scan(&k.typ, &k.id, &o.id, &o.body, &o.version); err != nil {
+				rows.Close()
+				return nil, errs.Wrap(err, "read stored resources")
+			}
+			stored[k] = o
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, errs.Wrap(err, "read stored resources")
+		}
 	}
-	return st, nil
+	out := make([]Stored, len(rs))
+	var inserts []any
+	n := 0
+	flush := func() error {
+		if n == 0 {
+			return nil
+		}
+		q := `INSERT INTO record_resources (id, organisation_id, resource_type, source_id, nhs_number, family, given, birth_date,
+			gender, postcode, item_date, display, status, body, version, supplied_by, received_at, updated_at) VALUES ` +
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?),", n), ",")
+		if _, err := tx.Exec(ctx, q, inserts...); err != nil {
+			return errs.Wrap(err, "store resources")
+		}
+		inserts, n = inserts[:0], 0
+		return nil
+	}
+	for i, r := range rs {
+		st := Stored{Type: r.Type, SourceID: r.ID}
+		o, exists := stored[key{r.Type, r.ID}]
+		switch {
+		case !exists:
+			st.ID, st.Version, st.Outcome = ident.New(), 1, "created"
+			inserts = append(inserts, st.ID, pub.OrganisationID, r.Type, r.ID, r.NHS, r.Family, r.Given, r.BirthDate, r.Gender, r.Postcode,
+				r.Date, r.Display, r.Status, string(r.Body), pub.ClientID, now, now)
+			if n++; n == upsertChunk {
+				if err := flush(); err != nil {
+					return nil, err
+				}
+			}
+		case o.body == string(r.Body):
+			st.ID, st.Version, st.Outcome = o.id, o.version, "unchanged"
+		default:
+			st.ID, st.Version, st.Outcome = o.id, o.version+1, "updated"
+			if _, err := tx.Exec(ctx, `UPDATE record_resources SET nhs_number = ?, family = ?, given = ?, birth_date = ?, gender = ?, postcode = ?,
+				item_date = ?, display = ?, status = ?, body = ?, version = ?, supplied_by = ?, updated_at = ? WHERE id = ?`,
+				r.NHS, r.Family, r.Given, r.BirthDate, r.Gender, r.Postcode, r.Date, r.Display, r.Status, string(r.Body), st.Version,
+				pub.ClientID, now, st.ID); err != nil {
+				return nil, errs.Wrap(err, "store resource")
+			}
+		}
+		out[i] = st
+	}
+	return out, flush()
 }
