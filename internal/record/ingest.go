@@ -188,29 +188,34 @@ func (s *Service) upsert(ctx context.Context, tx *store.Tx, pub *Publisher, rs [
 		version  int
 	}
 	stored := map[key]old{}
-	for start := 0; start < len(rs); start += upsertChunk {
-		part := rs[start:min(len(rs), start+upsertChunk)]
-		args := []any{pub.OrganisationID}
-		for _, r := range part {
-			args = append(args, r.ID)
-		}
-		rows, err := tx.Query(ctx, `SELECT resource_type, source_id, id, body, version FROM record_resources WHERE organisation_id = ? AND source_id IN (?`+
-			strings.Repeat(",?", len(part)-1)+`)`, args...)
-		if err != nil {
-			return nil, errs.Wrap(err, "read stored resources")
-		}
-		for rows.Next() {
-			var k key
-			var o old
-			if err := rows.Scan(&k.typ, &k.id, &o.id, &o.body, &o.version); err != nil {
-				rows.Close()
+	// By type, so that each look-up is a range of the unique index
+	// (organisation, type, source id) rather than a scan of everything the
+	// organisation has sent.
+	byType := map[string][]any{}
+	for _, r := range rs {
+		byType[r.Type] = append(byType[r.Type], r.ID)
+	}
+	for typ, ids := range byType {
+		for start := 0; start < len(ids); start += upsertChunk {
+			part := ids[start:min(len(ids), start+upsertChunk)]
+			rows, err := tx.Query(ctx, `SELECT source_id, id, body, version FROM record_resources WHERE organisation_id = ? AND resource_type = ?
+				AND source_id IN (?`+strings.Repeat(",?", len(part)-1)+`)`, append([]any{pub.OrganisationID, typ}, part...)...)
+			if err != nil {
 				return nil, errs.Wrap(err, "read stored resources")
 			}
-			stored[k] = o
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, errs.Wrap(err, "read stored resources")
+			for rows.Next() {
+				k := key{typ: typ}
+				var o old
+				if err := rows.Scan(&k.id, &o.id, &o.body, &o.version); err != nil {
+					rows.Close()
+					return nil, errs.Wrap(err, "read stored resources")
+				}
+				stored[k] = o
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return nil, errs.Wrap(err, "read stored resources")
+			}
 		}
 	}
 	out := make([]Stored, len(rs))
