@@ -12,8 +12,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
-	"time"
 
 	"github.com/caregate/caregate/internal/errs"
 	"github.com/caregate/caregate/internal/httpauth"
@@ -178,10 +178,7 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request) {
 	h.writeRaw(w, http.StatusOK, b)
 }
 
-func itoa(n int) string {
-	b, _ := json.Marshal(n)
-	return string(b)
-}
+func itoa(n int) string { return strconv.Itoa(n) }
 
 func (h *Handler) search(w http.ResponseWriter, r *http.Request) {
 	if !h.signedIn(w, r) {
@@ -223,8 +220,7 @@ func (h *Handler) search(w http.ResponseWriter, r *http.Request) {
 		entries = append(entries, map[string]any{"fullUrl": h.base(r) + "/" + rs[i].Type + "/" + rs[i].ID, "resource": json.RawMessage(b),
 			"search": map[string]any{"mode": "match"}})
 	}
-	h.write(w, http.StatusOK, map[string]any{"resourceType": "Bundle", "type": "searchset", "total": len(rs),
-		"timestamp": time.Now().UTC().Format(time.RFC3339), "entry": entries})
+	h.write(w, http.StatusOK, map[string]any{"resourceType": "Bundle", "type": "searchset", "total": len(rs), "entry": entries})
 }
 
 func firstOf(ss ...string) string {
@@ -266,8 +262,7 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
-		// Refused through the domain, so that the refusal is audited.
-		_, err = h.rec.Ingest(r.Context(), pub, make([]byte, limit+1))
+		err := h.rec.RefuseTooLarge(r.Context(), pub)
 		h.outcome(w, r, http.StatusRequestEntityTooLarge, "too-long", errs.As(err).Message, "")
 		return
 	}

@@ -67,6 +67,17 @@ func (s *Service) Ingest(ctx context.Context, pub *Publisher, body []byte) ([]St
 	return out, err
 }
 
+// RefuseTooLarge refuses (and audits) a payload the HTTP layer stopped
+// reading at the limit. It always returns the refusal.
+func (s *Service) RefuseTooLarge(ctx context.Context, pub *Publisher) error {
+	err := errTooLarge(s.cfg.MaxPayload)
+	if aerr := s.audit.Append(context.WithoutCancel(ctx), audit.New(pub.Who(), "record.ingest", "organisation", pub.OrganisationID,
+		audit.Refused, map[string]string{"reason": errs.As(err).Message})); aerr != nil {
+		s.log.Error("audit of a refused ingest failed", "err", aerr)
+	}
+	return err
+}
+
 func (s *Service) ingest(ctx context.Context, pub *Publisher, body []byte) ([]Stored, error) {
 	if int64(len(body)) > s.cfg.MaxPayload {
 		return nil, errTooLarge(s.cfg.MaxPayload)

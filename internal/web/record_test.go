@@ -510,3 +510,54 @@ func TestRecordClientAssertion(t *testing.T) {
 		}
 	})
 }
+
+// People the gate turns away get a page saying why, for search, view and
+// the FHIR API alike.
+func TestRecordRefusals(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		rr := e.recordRegion()
+		ctx := context.Background()
+		mk := func(email, status string) *auth.User {
+			u := e.user(email)
+			if status != "" {
+				if _, err := e.app.DB.Exec(ctx, `INSERT INTO record_accounts (id, user_id, organisation_id, username, role, status, activated_at, created_at, updated_at)
+					VALUES (?, ?, ?, ?, 'care_professional', ?, 1, 1, 1)`, ident.New(), u.ID, rr.org.ID, strings.Split(email, "@")[0], status); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return u
+		}
+		people := map[string]*auth.User{
+			"deactivated":          mk("gone@nhs.net", "deactivated"),
+			"record account":       mk("nobody@nhs.net", ""),
+			"waiting to be set up": mk("soon@nhs.net", "pending"),
+		}
+		for want, u := range people {
+			b := e.browser()
+			b.signIn(u.Email)
+			for _, path := range []string{"/record", "/record/patients/" + rr.nhs, "/record/patients/" + rr.nhs + "/problems"} {
+				p := b.get(path)
+				if p.status != http.StatusForbidden || !strings.Contains(p.text("#refusal-reason"), want) || strings.Contains(p.body, "Okoro") {
+					t.Errorf("%s, %s: %d %q", u.Email, path, p.status, p.text("#refusal-reason"))
+				}
+			}
+			if status, body := e.fhirGet(u, "/fhir/R4/Patient/"+rr.ids["Patient"]); status != http.StatusForbidden || strings.Contains(body, "Okoro") {
+				t.Errorf("%s, FHIR: %d", u.Email, status)
+			}
+		}
+		// A suspended organisation's members are turned away too.
+		if _, err := e.app.DB.Exec(ctx, `UPDATE organisations SET status = 'suspended' WHERE id = ?`, rr.org.ID); err != nil {
+			t.Fatal(err)
+		}
+		b := e.browser()
+		b.signIn(rr.adm.Email) // not yet seen by the gate in this process
+		if p := b.get("/record"); p.status != http.StatusForbidden || !strings.Contains(p.text("#refusal-reason"), "suspended") {
+			t.Errorf("suspended organisation: %d %q", p.status, p.text("#refusal-reason"))
+		}
+		var n int
+		e.app.DB.QueryRow(ctx, `SELECT COUNT(*) FROM audit_events WHERE outcome = 'refused' AND action LIKE 'record.%'`).Scan(&n)
+		if n < 10 {
+			t.Errorf("refusals audited: %d", n)
+		}
+	})
+}
