@@ -244,6 +244,14 @@ func LoadPatients(ctx context.Context, db *store.DB, rec *record.Service, n, bat
 				return fmt.Errorf("demo patients %d–%d from %s: %w", start, start+batch, ods, err)
 			}
 		}
+		if start == 0 || (start/batch)%20 == 0 {
+			// Fresh statistics while the table grows from nothing: without
+			// them PostgreSQL's planner, thinking the table empty, looked
+			// stored rows up with the wrong index (50 ms instead of 0.1 ms).
+			if _, err := db.Exec(ctx, `ANALYZE record_resources`); err != nil {
+				return err
+			}
+		}
 		if progress != nil {
 			progress(min(n, start+batch))
 		}
