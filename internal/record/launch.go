@@ -202,9 +202,26 @@ func (s *Service) ViaOf(ctx context.Context, sessionHash string) string {
 	if sessionHash == "" {
 		return ViaSearch
 	}
-	var n int
-	if err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM record_launch_sessions WHERE session_hash = ?`, sessionHash).Scan(&n); err == nil && n > 0 {
-		return ViaLaunch
+	// How a session began never changes, so the answer is remembered (for
+	// a bounded number of sessions; the memo is emptied when full).
+	if via, ok := s.vias.Load(sessionHash); ok {
+		return via.(string)
 	}
-	return ViaSearch
+	var n int
+	if err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM record_launch_sessions WHERE session_hash = ?`, sessionHash).Scan(&n); err != nil {
+		return ViaSearch
+	}
+	via := ViaSearch
+	if n > 0 {
+		via = ViaLaunch
+	}
+	if s.nvias.Add(1) > maxVias {
+		s.vias.Clear()
+		s.nvias.Store(0)
+	}
+	s.vias.Store(sessionHash, via)
+	return via
 }
+
+// maxVias bounds the sessions whose origin is remembered.
+const maxVias = 50000

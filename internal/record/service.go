@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caregate/caregate/internal/audit"
@@ -102,7 +103,9 @@ type Service struct {
 	usage    *usage
 	cfg      Config
 
-	passed sync.Map // user id → passedGate: recent passes of the gate
+	passed sync.Map     // user id → passedGate: recent passes of the gate
+	vias   sync.Map     // session hash → ViaSearch or ViaLaunch
+	nvias  atomic.Int64 // entries in vias
 }
 
 // passedGate is a remembered pass of the gate.
