@@ -5,6 +5,7 @@
 //	caregate user create-admin --email EMAIL [--data DIR | --database-url URL]
 //	caregate token create --user EMAIL [--name NAME] [--data DIR | --database-url URL]
 //	caregate audit verify [--data DIR | --database-url URL]
+//	caregate launch-token --key JWK --iss ID --user EMAIL --org ODS --patient NHS | --new-key FILE
 //	caregate version
 package main
 
@@ -32,6 +33,7 @@ Commands:
   user create-admin     create a system administrator
   token create          create an API token for an account
   audit verify          check that the audit trail is complete and unaltered
+  launch-token          sign a contextual-launch token with a clinical system's key (or --new-key)
   version               print the version
 
 Run 'caregate COMMAND -h' for a command's flags.
@@ -59,6 +61,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = createToken(ctx, args[2:], stdout, stderr)
 	case args[0] == "audit" && sub == "verify":
 		err = auditVerify(ctx, args[2:], stdout, stderr)
+	case args[0] == "launch-token":
+		err = launchToken(args[1:], stdout, stderr)
 	case args[0] == "version" || args[0] == "--version":
 		err = version(stdout)
 	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":

@@ -60,6 +60,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err := demo.LoadMembers(ctx, a.DB, a.Members); err != nil {
 			return err
 		}
+		if err := demo.LoadPatients(ctx, a.DB, a.Record, demo.DemoPatients, 200, nil); err != nil {
+			return err
+		}
 	}
 	if err := a.Jobs.Start(ctx); err != nil {
 		return fmt.Errorf("start background jobs: %w", err)

@@ -19,6 +19,7 @@ import (
 	"github.com/caregate/caregate/internal/notify"
 	"github.com/caregate/caregate/internal/onboarding"
 	"github.com/caregate/caregate/internal/org"
+	"github.com/caregate/caregate/internal/record"
 	"github.com/caregate/caregate/internal/store"
 	"github.com/caregate/caregate/internal/training"
 )
@@ -48,6 +49,7 @@ type Deps struct {
 	Outbox     *notify.Outbox      // says whether e-mail is delivered; nil: it is not
 	Training   *training.Service   // training modules, assignment, progress and the gate
 	Members    *member.Service     // invitations, members and bulk intake
+	Record     *record.Service     // the record's credentials, clinical systems and reports; nil leaves them out
 }
 
 // Handler serves the JSON API.
@@ -71,6 +73,7 @@ type Handler struct {
 	training *training.Service // training modules, assignment, progress and the gate
 
 	members *member.Service // invitations, members and bulk intake
+	record  *record.Service // the record's credentials, clinical systems and reports
 
 	routes  []Route
 	probe   *http.ServeMux // the route patterns alone, to tell 404 from 405
@@ -94,6 +97,7 @@ func New(d Deps) *Handler {
 	h.onboarding = d.Onboarding
 	h.training = d.Training
 	h.members = d.Members
+	h.record = d.Record
 	h.routes = h.table()
 	for _, rt := range h.routes {
 		h.probe.Handle(rt.pattern(), http.NotFoundHandler())

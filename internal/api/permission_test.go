@@ -141,6 +141,7 @@ func TestPermissionMatrix(t *testing.T) {
 		addOutboxRows(m)
 		addTrainingRows(m)
 		addMemberRows(m)
+		addRecordRows(m)
 		for _, rt := range s.h.Routes() {
 			if _, ok := m[rt.Method+" "+rt.Path]; !ok {
 				t.Errorf("route %s %s has no row in the permission matrix", rt.Method, rt.Path)

@@ -139,6 +139,7 @@ func (h *Handler) table() []Route {
 	rs = append(rs, h.outboxRoutes()...)
 	rs = append(rs, h.trainingRoutes()...)
 	rs = append(rs, h.memberRoutes()...)
+	rs = append(rs, h.recordRoutes()...)
 	if h.demo != nil {
 		rs = append(rs,
 			Route{Method: "GET", Path: "/demo/clock", Summary: "The demo clock's current time (demo mode only)", Roles: rolesSignedIn,

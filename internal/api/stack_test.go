@@ -27,6 +27,7 @@ import (
 	"github.com/caregate/caregate/internal/notify"
 	"github.com/caregate/caregate/internal/onboarding"
 	"github.com/caregate/caregate/internal/org"
+	"github.com/caregate/caregate/internal/record"
 	"github.com/caregate/caregate/internal/store"
 	"github.com/caregate/caregate/internal/training"
 )
@@ -75,6 +76,7 @@ type stack struct {
 	onboarding   *onboarding.Service
 	training     *training.Service
 	members      *members.Service
+	record       *record.Service
 	spare        *auth.User // an account without roles, for account changes
 	adminP       *authz.Principal
 	n            atomic.Int64
@@ -119,6 +121,9 @@ func newStack(t *testing.T, db *store.DB, o stackOpts) *stack {
 	d.Training = s.training
 	s.members = members.NewService(db, s.log, s.clk, s.users, s.orgs, s.requests, s.training, notify.NewOutbox(s.clk), members.Config{})
 	d.Members = s.members
+	s.record = record.New(record.Deps{DB: db, Audit: s.log, Clock: s.clk, Training: s.training, Usage: s.requests, Sessions: s.users}, record.Config{})
+	t.Cleanup(s.record.Close)
+	d.Record = s.record
 	if o.demo {
 		d.DemoClock = s.clk
 	}

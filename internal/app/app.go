@@ -23,6 +23,7 @@ import (
 	"github.com/caregate/caregate/internal/notify"
 	"github.com/caregate/caregate/internal/onboarding"
 	"github.com/caregate/caregate/internal/org"
+	"github.com/caregate/caregate/internal/record"
 	"github.com/caregate/caregate/internal/store"
 	"github.com/caregate/caregate/internal/training"
 	"github.com/caregate/caregate/internal/web"
@@ -55,6 +56,7 @@ type App struct {
 	Training   *training.Service
 	Members    *member.Service
 	Lifecycle  *lifecycle.Service // invitation expiry, inactivity, finishing dates
+	Record     *record.Service    // the shared care record: ingest, viewer, FHIR, launch
 	Auth       *httpauth.Authenticator
 	Web        *web.Handler
 	API        *api.Handler
@@ -139,6 +141,8 @@ func New(ctx context.Context, cfg Config, o Options) (*App, error) {
 		a.Close()
 		return nil, err
 	}
+	a.Record = record.New(record.Deps{DB: a.DB, Audit: a.Audit, Clock: a.Clock, Training: a.Training, Usage: a.Access, Outbox: a.Outbox,
+		Sessions: a.Users, Log: a.Log}, record.Config{ServiceName: cfg.ServiceName, BaseURL: cfg.BaseURL})
 	key, err := csrfKey(ctx, a.DB)
 	if err != nil {
 		a.Close()
@@ -156,14 +160,14 @@ func New(ctx context.Context, cfg Config, o Options) (*App, error) {
 	}
 	a.Web, err = web.New(web.Deps{DB: a.DB, Users: a.Users, Orgs: a.Orgs, Access: a.Access, Audit: a.Audit, Auth: a.Auth, Clock: a.Clock,
 		Assets: assets, Demo: demo, Log: a.Log, BaseURL: cfg.BaseURL, Onboarding: a.Onboarding, Outbox: a.Outbox, Training: a.Training,
-		Members: a.Members})
+		Members: a.Members, Record: a.Record})
 	if err != nil {
 		a.Close()
 		return nil, err
 	}
 	a.API = api.New(api.Deps{DB: a.DB, Users: a.Users, Orgs: a.Orgs, Access: a.Access, Audit: a.Audit, Auth: a.Auth, Clock: a.Clock,
 		DemoClock: a.DemoClock, Log: a.Log, Version: Version, BaseURL: cfg.BaseURL, Onboarding: a.Onboarding, Outbox: a.Outbox,
-		Training: a.Training, Members: a.Members})
+		Training: a.Training, Members: a.Members, Record: a.Record})
 	a.Metrics = prometheus.NewRegistry()
 	a.handler = a.routes(assets)
 	return a, nil
@@ -212,6 +216,9 @@ func (a *App) Close() {
 			a.Log.Warn("stopping background jobs", "err", err)
 		}
 		cancel()
+	}
+	if a.Record != nil {
+		a.Record.Close() // writes the last uses still waiting
 	}
 	if a.Audit != nil {
 		a.Audit.Close()

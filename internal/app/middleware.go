@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/caregate/caregate/internal/fhirapi"
 	"github.com/caregate/caregate/internal/httpauth"
 	"github.com/caregate/caregate/internal/web"
 )
@@ -38,6 +39,7 @@ func (a *App) routes(assets *web.Assets) http.Handler {
 	assets.Register(mux)
 	a.Web.Register(mux)
 	a.API.Register(mux)
+	fhirapi.New(a.Record, a.Log, a.Config.BaseURL).Register(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")

@@ -58,6 +58,11 @@ const (
 	// date comes soon, one digest per recipient, so that they can extend it.
 	// Data: Name, Service, Days, People (one member a line), Count, Link.
 	KindFinishingReminder = "finishing_reminder"
+	// To a supplying organisation's data-quality contact: a member reported
+	// that an item it sent to the record looks wrong. Data: Name (the
+	// contact), Ref (the report), Title (the item), Reason (what looks
+	// wrong), Link; optionally Patient (NHS number) and Reporter.
+	KindRecordDataProblem = "record_data_problem"
 )
 
 // kind describes what a message of one kind needs.
@@ -86,6 +91,7 @@ var kinds = map[string]kind{
 	KindAccessEnded:        {required: []string{"Name", "Service", "Why"}},
 	KindMembersAccessEnded: {required: []string{"Name", "Service", "Why", "People", "Count"}},
 	KindFinishingReminder:  {required: []string{"Name", "Service", "People", "Count"}},
+	KindRecordDataProblem:  {required: []string{"Name", "Ref", "Title", "Reason"}},
 }
 
 // Kinds returns every message kind, sorted (for filters and tests).

@@ -73,6 +73,7 @@ func TestEveryKindRenders(t *testing.T) {
 		notify.KindAccessEnded:        "Your access to the Westshire Care Record has been deactivated",
 		notify.KindMembersAccessEnded: "Access to the Westshire Care Record deactivated for 2 of your members",
 		notify.KindFinishingReminder:  "Access to the Westshire Care Record ends soon for 2 of your members",
+		notify.KindRecordDataProblem:  "Data problem reported in the shared care record: R-7K3M9Q",
 	}
 	wantText := map[string][]string{
 		notify.KindRequestSubmitted:        {"Dear Sam Authoriser,", "your new user request R-7K3M9Q", "We will email you at each step"},
@@ -91,6 +92,7 @@ func TestEveryKindRenders(t *testing.T) {
 		notify.KindAccessEnded:        {"has been deactivated because it has not been used for 90 days.", "Ask your site authoriser"},
 		notify.KindMembersAccessEnded: {"for 90 days:\n\nAda Lovelace (ada@nhs.net), Ward 7", "\nAlan Turing (alan@nhs.net)", "Manage your sites:\nhttps://"},
 		notify.KindFinishingReminder:  {"within 30 days:\n\nAda Lovelace (ada@nhs.net), Ward 7: ends on 16 November 2026\nAlan", "extend their finishing date"},
+		notify.KindRecordDataProblem:  {"an item your organisation sent", "Leeds Teaching Hospitals starter Ada Lovelace", "What looks wrong:\nNot employed here"},
 	}
 	if len(wantSubject) != len(notify.Kinds()) {
 		t.Fatalf("test covers %d kinds, there are %d", len(wantSubject), len(notify.Kinds()))

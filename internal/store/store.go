@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -43,6 +44,9 @@ type DB struct {
 	R       *sql.DB
 
 	rebound sync.Map // query text -> rebound text (PostgreSQL only)
+
+	stmts  sync.Map     // query text -> *sql.Stmt prepared on R (see prepared)
+	nstmts atomic.Int32 // how many stmts holds
 
 	ck            *sql.DB // SQLite: the checkpointer's connection
 	stop, stopped chan struct{}
@@ -144,6 +148,10 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open sqlite readers: %w", err)
 	}
 	r.SetMaxOpenConns(8)
+	// Keep them all open: database/sql keeps only 2 idle by default, so
+	// under load the others were closed and reopened per query, and each
+	// opening parses the whole schema (a third of a record read's CPU).
+	r.SetMaxIdleConns(8)
 	ck, err := sql.Open("sqlite", "file:"+path+"?"+sqlitePragmas)
 	if err != nil {
 		w.Close()
@@ -174,8 +182,13 @@ func (db *DB) checkpointer() {
 	}
 }
 
-// Close closes both pools.
+// Close closes the prepared statements and both pools.
 func (db *DB) Close() error {
+	db.stmts.Range(func(k, v any) bool {
+		v.(*sql.Stmt).Close()
+		db.stmts.Delete(k)
+		return true
+	})
 	if db.ck != nil {
 		db.closeOnce.Do(func() {
 			close(db.stop)
@@ -224,12 +237,46 @@ func (db *DB) Exec(ctx context.Context, q string, args ...any) (sql.Result, erro
 
 // Query runs a read query on the read pool.
 func (db *DB) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := db.prepared(ctx, q); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
 	return db.R.QueryContext(ctx, db.Rebind(q), args...)
 }
 
 // QueryRow runs a single-row read query on the read pool.
 func (db *DB) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := db.prepared(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
 	return db.R.QueryRowContext(ctx, db.Rebind(q), args...)
+}
+
+// maxStmts bounds the prepared statements kept: queries are constants, but
+// a few are built with a variable number of parameters.
+const maxStmts = 1000
+
+// prepared returns the read query q prepared once (database/sql then
+// prepares it on each connection once), or nil to run it unprepared. The
+// SQLite driver parses a statement's text on every run otherwise, and on
+// hot reads (a record view is a dozen small queries, with authentication)
+// that parsing cost more than the queries themselves.
+func (db *DB) prepared(ctx context.Context, q string) *sql.Stmt {
+	if v, ok := db.stmts.Load(q); ok {
+		return v.(*sql.Stmt)
+	}
+	if db.nstmts.Load() >= maxStmts {
+		return nil
+	}
+	st, err := db.R.PrepareContext(context.WithoutCancel(ctx), db.Rebind(q))
+	if err != nil {
+		return nil // run unprepared: the query reports its own error
+	}
+	if v, loaded := db.stmts.LoadOrStore(q, st); loaded {
+		st.Close()
+		return v.(*sql.Stmt)
+	}
+	db.nstmts.Add(1)
+	return st
 }
 
 // Tx is a write transaction; its methods rebind placeholders.

@@ -18,6 +18,7 @@ import (
 	"github.com/caregate/caregate/internal/notify"
 	"github.com/caregate/caregate/internal/onboarding"
 	"github.com/caregate/caregate/internal/org"
+	"github.com/caregate/caregate/internal/record"
 	"github.com/caregate/caregate/internal/store"
 	"github.com/caregate/caregate/internal/training"
 )
@@ -62,6 +63,8 @@ type Deps struct {
 	Training *training.Service
 	// Members serves the authoriser's portal (invitations and members).
 	Members *member.Service
+	// Record serves the record viewer; nil leaves it out.
+	Record *record.Service
 }
 
 // Handler serves the portal pages.
@@ -84,6 +87,7 @@ type Handler struct {
 	outbox     *notify.Outbox
 	training   *training.Service
 	members    *member.Service
+	record     *record.Service
 }
 
 // New parses the templates and returns the portal handler.
@@ -97,7 +101,7 @@ func New(d Deps) (*Handler, error) {
 	}
 	return &Handler{db: d.DB, users: d.Users, orgs: d.Orgs, access: d.Access, audit: d.Audit, auth: d.Auth, clock: d.Clock,
 		assets: d.Assets, demo: d.Demo, log: d.Log, templates: t, baseURL: strings.TrimSuffix(d.BaseURL, "/"),
-		onboarding: d.Onboarding, outbox: d.Outbox, training: d.Training, members: d.Members}, nil
+		onboarding: d.Onboarding, outbox: d.Outbox, training: d.Training, members: d.Members, record: d.Record}, nil
 }
 
 // Routes lists the registered route patterns (for the permission matrix).
@@ -163,6 +167,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	h.registerRequests(mux)
 	h.registerTraining(mux)
 	h.registerMembers(mux)
+	h.registerRecord(mux)
 	// Anything else is a page that does not exist.
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, errs.E(errs.NotFound, "If you typed the web address, check it is correct. If you pasted it, check you copied the whole address."))

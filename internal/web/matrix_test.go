@@ -138,10 +138,22 @@ var routeAccess = map[string][]string{
 	// Anyone holding an invitation link; a made-up one gets a clear page.
 	"GET /invitations/{token}":  {"public"},
 	"POST /invitations/{token}": {"public"},
+	// The record: nobody in this region has a record account, so every
+	// record page refuses everyone (the gate and role filter are tested in
+	// record_test.go); anyone may list their own data-problem reports.
+	"GET /record":                          {},
+	"POST /record/search":                  {},
+	"GET /record/patients/{nhs}":           {},
+	"GET /record/patients/{nhs}/{section}": {},
+	"GET /record/items/{id}/report":        {},
+	"POST /record/items/{id}/report":       {},
+	"GET /record/reports":                  {"signed-in"},
+	"POST /record/reports/{id}/close":      {authz.Admin},
 }
 
 // Sign-in and sign-out change the visitor's own state; their scenarios test them.
-var notInMatrix = []string{"POST /signin", "POST /signin/password", "POST /signin/enrol", "POST /signin/mfa", "POST /signout"}
+// A launch is proved by its signed token, not a session; its scenarios test it.
+var notInMatrix = []string{"POST /signin", "POST /signin/password", "POST /signin/enrol", "POST /signin/mfa", "POST /signout", "POST /launch"}
 
 // region builds two organisations, each with a site, and one person in each
 // portal role: the site authoriser and the member belong to site 1, the

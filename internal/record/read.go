@@ -1,0 +1,484 @@
+package record
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caregate/caregate/internal/authz"
+	"github.com/caregate/caregate/internal/errs"
+	"github.com/caregate/caregate/internal/store"
+)
+
+// maxMatches bounds a patient search: a search that finds more should be
+// narrowed, not paged through.
+const maxMatches = 20
+
+// maxItems bounds one section of one patient.
+const maxItems = 500
+
+// checkQuery validates a search and normalises it.
+func checkQuery(q *Query) error {
+	var v errs.Validation
+	q.NHSNumber = NormaliseNHSNumber(q.NHSNumber)
+	q.Family = strings.ToLower(strings.TrimSpace(q.Family))
+	q.Given = strings.ToLower(strings.TrimSpace(q.Given))
+	q.BirthDate = strings.TrimSpace(q.BirthDate)
+	q.Gender = strings.ToLower(strings.TrimSpace(q.Gender))
+	q.Postcode = NormalisePostcode(q.Postcode)
+	if q.NHSNumber != "" {
+		if !ValidNHSNumber(q.NHSNumber) {
+			v.Add("nhs_number", "Enter a valid NHS number: 10 digits, like 943 476 5919")
+		}
+		return v.Err()
+	}
+	if q.Family == "" {
+		v.Add("family", "Enter an NHS number, or a last name with a date of birth")
+	}
+	if q.BirthDate == "" {
+		v.Add("birth_date", "Enter the date of birth")
+	} else if _, err := time.Parse("2006-01-02", q.BirthDate); err != nil {
+		v.Add("birth_date", "Enter the date of birth as a real date")
+	}
+	switch q.Gender {
+	case "", "male", "female", "other", "unknown":
+	default:
+		v.Add("gender", "Sex must be male, female, other or unknown")
+	}
+	if len(q.Family) > 100 || len(q.Given) > 100 || len(q.Postcode) > 10 {
+		v.Add("family", "The search is too long")
+	}
+	return v.Err()
+}
+
+// describe says what a search was for, for the audit trail.
+func (q Query) describe() map[string]string {
+	d := map[string]string{}
+	for k, val := range map[string]string{"nhs_number": q.NHSNumber, "family": q.Family, "given": q.Given, "birth_date": q.BirthDate,
+		"gender": q.Gender, "postcode": q.Postcode} {
+		if val != "" {
+			d["query_"+k] = val
+		}
+	}
+	return d
+}
+
+// Search finds patients. The search, its criteria and the NHS numbers it
+// returned are audited before the results are returned; a refused search
+// is audited too. Callers: anyone who passes the gate (either role).
+// Errors: Unauthenticated, Forbidden, Invalid, Internal.
+func (s *Service) Search(ctx context.Context, p *authz.Principal, via string, q Query) ([]Match, error) {
+	v, err := s.gate(ctx, p, via)
+	if err != nil {
+		return nil, s.refuse(ctx, p, v, "record.search", "", err, q.describe())
+	}
+	if err := checkQuery(&q); err != nil {
+		return nil, err
+	}
+	where, args := q.where()
+	rows, err := s.db.Query(ctx, `SELECT nhs_number, body, birth_date, gender, postcode, updated_at FROM record_resources
+		WHERE resource_type = 'Patient' AND `+where+` ORDER BY nhs_number, updated_at DESC LIMIT ?`, append(args, maxMatches*4)...)
+	if err != nil {
+		return nil, errs.Wrap(err, "search patients")
+	}
+	defer rows.Close()
+	var out []Match
+	seen := map[string]bool{}
+	for rows.Next() {
+		var m Match
+		var body string
+		var updated int64
+		if err := rows.Scan(&m.NHSNumber, &body, &m.BirthDate, &m.Gender, &m.PostcodeDistrict, &updated); err != nil {
+			return nil, errs.Wrap(err, "search patients")
+		}
+		if seen[m.NHSNumber] || len(out) >= maxMatches {
+			continue
+		}
+		seen[m.NHSNumber] = true
+		if pm, err := decodeJSON([]byte(body)); err == nil {
+			m.Name = patientName(pm)
+		}
+		m.PostcodeDistrict = postcodeDistrict(m.PostcodeDistrict)
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, errs.Wrap(err, "search patients")
+	}
+	d := q.describe()
+	nhs := make([]string, len(out))
+	for i, m := range out {
+		nhs[i] = m.NHSNumber
+	}
+	d["results"] = strconv.Itoa(len(out))
+	d["found"] = strings.Join(nhs, " ")
+	if err := s.release(ctx, p, v, "record.search", "", d); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// where is the search condition; every value is a parameter.
+func (q Query) where() (string, []any) {
+	if q.NHSNumber != "" {
+		return "nhs_number = ?", []any{q.NHSNumber}
+	}
+	conds := []string{"family = ?", "birth_date = ?"}
+	args := []any{q.Family, q.BirthDate}
+	if q.Given != "" {
+		conds = append(conds, "given LIKE ? ESCAPE '\\'")
+		args = append(args, strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(q.Given)+"%")
+	}
+	if q.Gender != "" {
+		conds = append(conds, "gender = ?")
+		args = append(args, q.Gender)
+	}
+	if q.Postcode != "" {
+		conds = append(conds, "postcode = ?")
+		args = append(args, q.Postcode)
+	}
+	return strings.Join(conds, " AND "), args
+}
+
+// postcodeDistrict is the outward code of a normalised postcode ("LE15AB"
+// → "LE1"): enough to tell two people apart without their address.
+func postcodeDistrict(pc string) string {
+	if len(pc) > 3 {
+		return pc[:len(pc)-3]
+	}
+	return pc
+}
+
+// Record returns one section of a patient's record for the viewer: the
+// banner, the sections the viewer's role sees, and the section's items
+// (for the summary: counts and the allergies, problems and medications).
+// section "" is the role's first section. A section the role does not see
+// is refused (and audited as refused) even if asked for directly. The view
+// is audited before it is returned. Errors: Unauthenticated, Forbidden,
+// Invalid, NotFound, Internal.
+func (s *Service) Record(ctx context.Context, p *authz.Principal, via, nhs string, section Section) (*View, error) {
+	nhs = NormaliseNHSNumber(nhs)
+	action := "record.section"
+	if section == "" {
+		action = "record.view"
+	}
+	v, err := s.gate(ctx, p, via)
+	if err == nil && section == "" {
+		section = VisibleSections(v.Role)[0]
+	}
+	detail := map[string]string{"section": string(section)}
+	if err != nil {
+		return nil, s.refuse(ctx, p, v, action, nhs, err, detail)
+	}
+	if SectionTitle(section) == "" || section == Demographics {
+		return nil, errs.E(errs.NotFound, "There is no such section of the record")
+	}
+	if !RoleSees(v.Role, section) {
+		return nil, s.refuse(ctx, p, v, action, nhs, errs.E(errs.Forbidden, "Your record role (%s) does not allow you to see %s.",
+			strings.ReplaceAll(v.Role, "_", " "), strings.ToLower(SectionTitle(section))), detail)
+	}
+	if !ValidNHSNumber(nhs) {
+		return nil, errs.E(errs.Invalid, "That is not a valid NHS number")
+	}
+	view := &View{Section: section, Sections: VisibleSections(v.Role)}
+	if view.Patient, err = s.banner(ctx, nhs); err != nil {
+		if errs.CodeOf(err) == errs.NotFound {
+			detail["found"] = "no"
+			if aerr := s.release(ctx, p, v, action, nhs, detail); aerr != nil {
+				return nil, aerr
+			}
+		}
+		return nil, err
+	}
+	if section == Summary {
+		if err := s.summary(ctx, nhs, view); err != nil {
+			return nil, err
+		}
+		detail["items"] = strconv.Itoa(len(view.Allergies) + len(view.Problems) + len(view.Medications))
+	} else {
+		if view.Items, err = s.items(ctx, nhs, typesOf(section), maxItems); err != nil {
+			return nil, err
+		}
+		detail["items"] = strconv.Itoa(len(view.Items))
+	}
+	if err := s.release(ctx, p, v, action, nhs, detail); err != nil {
+		return nil, err
+	}
+	return view, nil
+}
+
+// banner reads the patient's demographics: the most recently updated
+// Patient resource for the NHS number. Errors: NotFound.
+func (s *Service) banner(ctx context.Context, nhs string) (*Patient, error) {
+	var body, orgName string
+	var updated int64
+	err := s.db.QueryRow(ctx, `SELECT r.body, o.name, r.updated_at FROM record_resources r JOIN organisations o ON o.id = r.organisation_id
+		WHERE r.nhs_number = ? AND r.resource_type = 'Patient' ORDER BY r.updated_at DESC LIMIT 1`, nhs).Scan(&body, &orgName, &updated)
+	if store.IsNoRows(err) {
+		return nil, errs.E(errs.NotFound, "The record holds no patient with this NHS number")
+	}
+	if err != nil {
+		return nil, errs.Wrap(err, "read patient")
+	}
+	m, err := decodeJSON([]byte(body))
+	if err != nil {
+		return nil, errs.Wrap(err, "decode patient")
+	}
+	pt := &Patient{NHSNumber: nhs, Name: patientName(m), BirthDate: str(m, "birthDate"), Gender: str(m, "gender"), Source: orgName,
+		UpdatedAt: time.UnixMicro(updated).UTC()}
+	if a := first(m, "address"); a != nil {
+		var parts []string
+		for _, l := range list(a, "line") {
+			if s, ok := l.(string); ok {
+				parts = append(parts, s)
+			}
+		}
+		parts = append(parts, str(a, "city"), str(a, "postalCode"))
+		pt.Address = strings.Join(nonEmpty(parts), ", ")
+		if pt.Address == "" {
+			pt.Address = str(a, "text")
+		}
+	}
+	if gp := first(m, "generalPractitioner"); gp != nil {
+		pt.GPPractice = firstNonEmpty(str(gp, "display"), str(sub(gp, "identifier"), "value"))
+	}
+	return pt, nil
+}
+
+func nonEmpty(ss []string) []string {
+	var out []string
+	for _, s := range ss {
+		if strings.TrimSpace(s) != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// items reads a patient's resources of the given types, newest first.
+func (s *Service) items(ctx context.Context, nhs string, types []string, limit int) ([]Item, error) {
+	q := `SELECT r.id, r.resource_type, r.item_date, r.display, r.status, o.name, o.ods_code, r.updated_at
+		FROM record_resources r JOIN organisations o ON o.id = r.organisation_id
+		WHERE r.nhs_number = ? AND r.resource_type IN (?` + strings.Repeat(",?", len(types)-1) + `)
+		ORDER BY r.item_date DESC, r.id LIMIT ?`
+	args := []any{nhs}
+	for _, t := range types {
+		args = append(args, t)
+	}
+	rows, err := s.db.Query(ctx, q, append(args, limit)...)
+	if err != nil {
+		return nil, errs.Wrap(err, "read record items")
+	}
+	defer rows.Close()
+	out := []Item{}
+	for rows.Next() {
+		var it Item
+		var updated int64
+		if err := rows.Scan(&it.ID, &it.Type, &it.Date, &it.Display, &it.Status, &it.Organisation, &it.ODS, &updated); err != nil {
+			return nil, errs.Wrap(err, "read record items")
+		}
+		it.UpdatedAt = time.UnixMicro(updated).UTC()
+		out = append(out, it)
+	}
+	return out, rows.Err()
+}
+
+// summary fills the summary: how many items each section holds, and the
+// allergies, problems and medications themselves (at most 20 of each).
+func (s *Service) summary(ctx context.Context, nhs string, view *View) error {
+	rows, err := s.db.Query(ctx, `SELECT resource_type, COUNT(*) FROM record_resources WHERE nhs_number = ? GROUP BY resource_type`, nhs)
+	if err != nil {
+		return errs.Wrap(err, "count record items")
+	}
+	view.Counts = map[Section]int{}
+	for rows.Next() {
+		var t string
+		var n int
+		if err := rows.Scan(&t, &n); err != nil {
+			rows.Close()
+			return errs.Wrap(err, "count record items")
+		}
+		if sec := SectionOf(t); sec != Demographics {
+			view.Counts[sec] += n
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return errs.Wrap(err, "count record items")
+	}
+	all, err := s.items(ctx, nhs, []string{"AllergyIntolerance", "Condition", "MedicationRequest", "MedicationStatement"}, 200)
+	if err != nil {
+		return err
+	}
+	for _, it := range all {
+		switch SectionOf(it.Type) {
+		case Allergies:
+			if len(view.Allergies) < 20 {
+				view.Allergies = append(view.Allergies, it)
+			}
+		case Problems:
+			if len(view.Problems) < 20 {
+				view.Problems = append(view.Problems, it)
+			}
+		case Medications:
+			if len(view.Medications) < 20 {
+				view.Medications = append(view.Medications, it)
+			}
+		}
+	}
+	return nil
+}
+
+// Resource is a stored FHIR resource for the FHIR API.
+type Resource struct {
+	ID        string
+	Type      string
+	Body      []byte // as supplied
+	Version   int
+	UpdatedAt time.Time
+	ODS       string // the supplier
+	NHSNumber string
+}
+
+// apiAccess is the FHIR API's gate and role filter for one resource type;
+// refusals are audited as the action.
+func (s *Service) apiAccess(ctx context.Context, p *authz.Principal, action, resourceType string, detail map[string]string) (*Viewer, error) {
+	v, err := s.gate(ctx, p, ViaAPI)
+	if err != nil {
+		return nil, s.refuse(ctx, p, v, action, "", err, detail)
+	}
+	if !SupportedType(resourceType) {
+		return nil, errs.E(errs.NotFound, "The record holds no resources of type %s", resourceType)
+	}
+	if !RoleSees(v.Role, SectionOf(resourceType)) {
+		return nil, s.refuse(ctx, p, v, action, "", errs.E(errs.Forbidden, "Your record role (%s) does not allow reading %s resources",
+			v.Role, resourceType), detail)
+	}
+	return v, nil
+}
+
+// Read returns one resource for the FHIR API, if the viewer's role sees its
+// type; the read is audited before it is returned, and a refused one too.
+// Errors: Unauthenticated, Forbidden, NotFound, Internal.
+func (s *Service) Read(ctx context.Context, p *authz.Principal, resourceType, id string) (*Resource, error) {
+	detail := map[string]string{"resource": resourceType + "/" + id}
+	v, err := s.apiAccess(ctx, p, "fhir.read", resourceType, detail)
+	if err != nil {
+		return nil, err
+	}
+	r := &Resource{}
+	var body string
+	var updated int64
+	err = s.db.QueryRow(ctx, `SELECT r.id, r.resource_type, r.body, r.version, r.updated_at, o.ods_code, r.nhs_number
+		FROM record_resources r JOIN organisations o ON o.id = r.organisation_id WHERE r.id = ? AND r.resource_type = ?`, id, resourceType).
+		Scan(&r.ID, &r.Type, &body, &r.Version, &updated, &r.ODS, &r.NHSNumber)
+	if store.IsNoRows(err) {
+		return nil, errs.E(errs.NotFound, "%s/%s is not in the record", resourceType, id)
+	}
+	if err != nil {
+		return nil, errs.Wrap(err, "read resource")
+	}
+	r.Body, r.UpdatedAt = []byte(body), time.UnixMicro(updated).UTC()
+	if err := s.release(ctx, p, v, "fhir.read", r.NHSNumber, detail); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// SearchParams are the FHIR search parameters the record supports.
+type SearchParams struct {
+	Patient string // for clinical types: the server id of a Patient
+	Query   Query  // for Patient
+}
+
+// SearchResources runs a FHIR search of one type: Patient by its
+// demographics, other types by patient (every organisation's resources of
+// that type for the same NHS number). Audited before it returns; a refused
+// search too. Errors: Unauthenticated, Forbidden, Invalid, Internal.
+func (s *Service) SearchResources(ctx context.Context, p *authz.Principal, resourceType string, sp SearchParams) ([]Resource, error) {
+	detail := map[string]string{"resource_type": resourceType}
+	v, err := s.apiAccess(ctx, p, "fhir.search", resourceType, detail)
+	if err != nil {
+		return nil, err
+	}
+	var where string
+	var args []any
+	nhs := ""
+	if resourceType == "Patient" {
+		if err := checkQuery(&sp.Query); err != nil {
+			return nil, err
+		}
+		for k, val := range sp.Query.describe() {
+			detail[k] = val
+		}
+		where, args = sp.Query.where()
+		// The search columns are record_resources' alone (organisations
+		// has none of those names), so the condition needs no qualifier.
+		where = "r.resource_type = 'Patient' AND " + where
+	} else {
+		id := strings.TrimPrefix(sp.Patient, "Patient/")
+		if id == "" {
+			return nil, errs.E(errs.Invalid, "Search %s by patient (patient=Patient/{id})", resourceType)
+		}
+		err := s.db.QueryRow(ctx, `SELECT nhs_number FROM record_resources WHERE id = ? AND resource_type = 'Patient'`, id).Scan(&nhs)
+		if store.IsNoRows(err) {
+			return nil, errs.E(errs.Invalid, "Patient/%s is not in the record", id)
+		}
+		if err != nil {
+			return nil, errs.Wrap(err, "resolve patient")
+		}
+		where, args = "r.nhs_number = ? AND r.resource_type = ?", []any{nhs, resourceType}
+	}
+	rows, err := s.db.Query(ctx, `SELECT r.id, r.resource_type, r.body, r.version, r.updated_at, o.ods_code, r.nhs_number
+		FROM record_resources r JOIN organisations o ON o.id = r.organisation_id WHERE `+where+` ORDER BY r.item_date DESC, r.id LIMIT ?`,
+		append(args, maxItems)...)
+	if err != nil {
+		return nil, errs.Wrap(err, "search resources")
+	}
+	defer rows.Close()
+	out := []Resource{}
+	var found []string
+	for rows.Next() {
+		var r Resource
+		var body string
+		var updated int64
+		if err := rows.Scan(&r.ID, &r.Type, &body, &r.Version, &updated, &r.ODS, &r.NHSNumber); err != nil {
+			return nil, errs.Wrap(err, "search resources")
+		}
+		r.Body, r.UpdatedAt = []byte(body), time.UnixMicro(updated).UTC()
+		out = append(out, r)
+		found = append(found, r.NHSNumber)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, errs.Wrap(err, "search resources")
+	}
+	detail["results"] = strconv.Itoa(len(out))
+	if resourceType == "Patient" {
+		detail["found"] = strings.Join(found, " ")
+	}
+	if err := s.release(ctx, p, v, "fhir.search", nhs, detail); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Served returns a stored resource as the FHIR API serves it: the supplier's
+// JSON with the server id and a meta of version, last update and source
+// (the supplier's ODS code).
+func (r *Resource) Served() ([]byte, error) {
+	m, err := decodeJSON(r.Body)
+	if err != nil {
+		return nil, errs.Wrap(err, "decode stored resource")
+	}
+	m["id"] = r.ID
+	meta := sub(m, "meta")
+	if meta == nil {
+		meta = obj{}
+	}
+	meta["versionId"] = strconv.Itoa(r.Version)
+	meta["lastUpdated"] = r.UpdatedAt.Format(time.RFC3339)
+	meta["source"] = "https://fhir.nhs.uk/Id/ods-organization-code|" + r.ODS
+	m["meta"] = meta
+	return json.Marshal(m)
+}

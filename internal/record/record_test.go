@@ -1,0 +1,268 @@
+package record_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/caregate/caregate/internal/errs"
+	"github.com/caregate/caregate/internal/record"
+	"github.com/caregate/caregate/internal/store"
+	"github.com/caregate/caregate/internal/store/storetest"
+)
+
+func TestNHSNumber(t *testing.T) {
+	for s, want := range map[string]bool{"9434765919": true, "943 476 5919": false, "9434765918": false, "123": false, "abcdefghij": false} {
+		if got := record.ValidNHSNumber(s); got != want {
+			t.Errorf("ValidNHSNumber(%q) = %v, want %v", s, got, want)
+		}
+	}
+	if !record.ValidNHSNumber(record.NormaliseNHSNumber("943 476 5919")) {
+		t.Error("spaces are not normalised")
+	}
+}
+
+func TestIngestAndRoleFilter(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		n := nhs(1)
+		out, err := f.rec.Ingest(ctx, f.pubs["RX9"], bundle("p1", n, "Smith"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out) != 9 || out[0].Outcome != "created" {
+			t.Fatalf("ingest: %+v", out)
+		}
+		// Idempotent: the same bundle again changes nothing and adds nothing.
+		again, err := f.rec.Ingest(ctx, f.pubs["RX9"], bundle("p1", n, "Smith"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again[0].Outcome != "unchanged" || again[0].ID != out[0].ID || f.countResources() != 9 {
+			t.Fatalf("re-send: %+v, %d rows", again[0], f.countResources())
+		}
+		// A changed re-send updates in place.
+		upd, err := f.rec.Ingest(ctx, f.pubs["RX9"], bundle("p1", n, "Smyth"))
+		if err != nil || upd[0].Outcome != "updated" || upd[0].Version != 2 || f.countResources() != 9 {
+			t.Fatalf("update: %+v %v", upd, err)
+		}
+
+		cp := f.person("cp@nhs.net", "RX9", record.RoleCareProfessional, "active")
+		adm := f.person("adm@nhs.net", "RX9", record.RoleAdministrator, "active")
+		for _, sec := range record.Sections {
+			v, err := f.rec.Record(ctx, cp, record.ViaSearch, n, sec)
+			if err != nil {
+				t.Fatalf("care professional, %s: %v", sec, err)
+			}
+			if v.Patient.Name != "Ann SMYTH" || v.Patient.GPPractice != "Meadow Lane Surgery" {
+				t.Fatalf("banner: %+v", v.Patient)
+			}
+			if sec != record.Summary && len(v.Items) == 0 {
+				t.Errorf("care professional sees no %s", sec)
+			}
+			for _, it := range v.Items {
+				if it.ODS != "RX9" || it.Organisation == "" || it.UpdatedAt.IsZero() {
+					t.Errorf("item without provenance: %+v", it)
+				}
+			}
+			_, err = f.rec.Record(ctx, adm, record.ViaSearch, n, sec)
+			if want := record.RoleSees(record.RoleAdministrator, sec); (err == nil) != want {
+				t.Errorf("administrator, %s: err %v, want allowed=%v", sec, err, want)
+			}
+			if err != nil && code(err) != errs.Forbidden {
+				t.Errorf("administrator, %s: %v", sec, err)
+			}
+		}
+		// The administrator's default view is appointments.
+		v, err := f.rec.Record(ctx, adm, record.ViaSearch, n, "")
+		if err != nil || v.Section != record.Appointments || len(v.Sections) != 1 {
+			t.Fatalf("administrator default view: %+v %v", v, err)
+		}
+		if f.countEvents("record.section", "refused") != 7 {
+			t.Errorf("refused sections audited: %d", f.countEvents("record.section", "refused"))
+		}
+		// FHIR: every type, by role.
+		for _, st := range out {
+			r, err := f.rec.Read(ctx, cp, st.Type, st.ID)
+			if err != nil || r.NHSNumber != n {
+				t.Errorf("care professional read %s: %v", st.Type, err)
+			}
+			_, err = f.rec.Read(ctx, adm, st.Type, st.ID)
+			want := st.Type == "Patient" || st.Type == "Appointment"
+			if (err == nil) != want {
+				t.Errorf("administrator read %s: %v", st.Type, err)
+			}
+			if st.Type != "Patient" {
+				rs, err := f.rec.SearchResources(ctx, cp, st.Type, record.SearchParams{Patient: "Patient/" + out[0].ID})
+				if err != nil || len(rs) == 0 {
+					t.Errorf("care professional search %s: %d %v", st.Type, len(rs), err)
+				}
+				_, err = f.rec.SearchResources(ctx, adm, st.Type, record.SearchParams{Patient: out[0].ID})
+				if (err == nil) != want {
+					t.Errorf("administrator search %s: %v", st.Type, err)
+				}
+			}
+		}
+		// Search: by NHS number, by demographics; minimal disclosure.
+		ms, err := f.rec.Search(ctx, adm, record.ViaSearch, record.Query{NHSNumber: n})
+		if err != nil || len(ms) != 1 || ms[0].PostcodeDistrict != "LE1" {
+			t.Fatalf("search by NHS number: %+v %v", ms, err)
+		}
+		ms, err = f.rec.Search(ctx, cp, record.ViaSearch, record.Query{Family: "smyth", BirthDate: "1950-03-04", Given: "an", Postcode: "le1 5ab"})
+		if err != nil || len(ms) != 1 {
+			t.Fatalf("search by demographics: %+v %v", ms, err)
+		}
+		if _, err := f.rec.Search(ctx, cp, record.ViaSearch, record.Query{NHSNumber: "9434765918"}); code(err) != errs.Invalid {
+			t.Errorf("bad check digit in search: %v", err)
+		}
+		if f.countEvents("record.search", "success") != 2 {
+			t.Errorf("searches audited: %d", f.countEvents("record.search", "success"))
+		}
+		// Last use is batched: one flush marks both people.
+		if err := f.rec.FlushUsage(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if len(f.marks.ids) != 2 {
+			t.Errorf("marked used: %v", f.marks.ids)
+		}
+	})
+}
+
+func TestGate(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		n := nhs(2)
+		if _, err := f.rec.Ingest(ctx, f.pubs["RX9"], bundle("p2", n, "Jones")); err != nil {
+			t.Fatal(err)
+		}
+		f.org("SUSP1", "suspended")
+		untrained := f.person("untrained@nhs.net", "RX9", record.RoleCareProfessional, "active")
+		f.gate.refuse[untrained.UserID] = "1 mandatory module is not complete: Data security"
+		for name, pr := range map[string]struct {
+			email, ods, role, status, want string
+		}{
+			"deactivated": {"off@nhs.net", "RX9", record.RoleCareProfessional, "deactivated", "deactivated"},
+			"no account":  {"none@nhs.net", "RX9", "", "", "do not have a record account"},
+			"pending":     {"pending@nhs.net", "RX9", record.RoleCareProfessional, "pending", "waiting"},
+			"suspended":   {"susp@nhs.net", "SUSP1", record.RoleCareProfessional, "active", "suspended"},
+		} {
+			p := f.person(pr.email, pr.ods, pr.role, pr.status)
+			for _, try := range []func() error{
+				func() error { _, err := f.rec.Record(ctx, p, record.ViaSearch, n, ""); return err },
+				func() error { _, err := f.rec.Search(ctx, p, record.ViaSearch, record.Query{NHSNumber: n}); return err },
+				func() error {
+					_, err := f.rec.SearchResources(ctx, p, "Patient", record.SearchParams{Query: record.Query{NHSNumber: n}})
+					return err
+				},
+			} {
+				err := try()
+				if code(err) != errs.Forbidden || !strings.Contains(errs.As(err).Message, pr.want) {
+					t.Errorf("%s: %v", name, err)
+				}
+			}
+		}
+		if _, err := f.rec.Record(ctx, untrained, record.ViaSearch, n, ""); code(err) != errs.Forbidden || !strings.Contains(err.Error(), "training") {
+			t.Errorf("untrained: %v", err)
+		}
+		if got := f.countEvents("record.view", "refused"); got != 5 {
+			t.Errorf("refused views audited: %d, want 5", got)
+		}
+		if _, err := f.rec.Record(ctx, nil, record.ViaSearch, n, ""); code(err) != errs.Unauthenticated {
+			t.Errorf("anonymous: %v", err)
+		}
+	})
+}
+
+func TestAuditBeforeData(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		n := nhs(3)
+		out, err := f.rec.Ingest(ctx, f.pubs["RX9"], bundle("p3", n, "Brown"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cp := f.person("cp3@nhs.net", "RX9", record.RoleCareProfessional, "active")
+		fa := &failingAudit{}
+		broken := record.New(record.Deps{DB: db, Audit: fa, Clock: f.clk, Training: f.gate, Usage: f.marks,
+			Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, record.Config{})
+		defer broken.Close()
+		if v, err := broken.Record(ctx, cp, record.ViaSearch, n, ""); err == nil || v != nil || code(err) != errs.Internal {
+			t.Errorf("view with a failing audit store: %v %v", v, err)
+		}
+		if ms, err := broken.Search(ctx, cp, record.ViaSearch, record.Query{NHSNumber: n}); err == nil || ms != nil {
+			t.Errorf("search with a failing audit store: %v %v", ms, err)
+		}
+		if r, err := broken.Read(ctx, cp, "Patient", out[0].ID); err == nil || r != nil {
+			t.Errorf("read with a failing audit store: %v %v", r, err)
+		}
+		if rs, err := broken.SearchResources(ctx, cp, "Condition", record.SearchParams{Patient: out[0].ID}); err == nil || rs != nil {
+			t.Errorf("FHIR search with a failing audit store: %v %v", rs, err)
+		}
+		if fa.calls != 4 {
+			t.Errorf("audit attempts: %d", fa.calls)
+		}
+		// Nor is anything published without its audit event.
+		if _, err := broken.Ingest(ctx, f.pubs["RX9"], bundle("p4", nhs(4), "Grey")); err == nil {
+			t.Error("ingest without audit succeeded")
+		}
+		if f.countResources() != 9 {
+			t.Errorf("rows after failed ingest: %d", f.countResources())
+		}
+	})
+}
+
+func TestIngestRefusals(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		good := string(bundle("p5", nhs(5), "White"))
+		big := bytes.Repeat([]byte(" "), record.DefaultMaxPayload+1)
+		for name, c := range map[string]struct {
+			body  string
+			code  errs.Code
+			where string
+		}{
+			"malformed JSON":   {`{"resourceType": "Patient", `, errs.Invalid, "$"},
+			"bad check digit":  {strings.Replace(good, nhs(5), "9434765918", 1), errs.Invalid, "Bundle.entry[0].resource.identifier[0].value"},
+			"unknown type":     {`{"resourceType":"Claim","id":"x"}`, errs.Invalid, "Claim.resourceType"},
+			"dangling patient": {strings.Replace(good, `"reference":"Patient/p5"`, `"reference":"Patient/nobody"`, 1), errs.Invalid, "Bundle.entry[1].resource"},
+			"other organisation": {strings.Replace(good, `"resourceType":"Condition"`, `"meta":{"source":"https://fhir.nhs.uk/Id/ods-organization-code|M85001"},"resourceType":"Condition"`, 1),
+				errs.Forbidden, "Bundle.entry[3].resource.meta.source"},
+			"oversized":         {string(big), errs.Invalid, "$"},
+			"not a transaction": {`{"resourceType":"Bundle","type":"collection","entry":[]}`, errs.Invalid, "Bundle.type"},
+		} {
+			_, err := f.rec.Ingest(ctx, f.pubs["RX9"], []byte(c.body))
+			if code(err) != c.code {
+				t.Errorf("%s: %v, want %s", name, err, c.code)
+				continue
+			}
+			if e := errs.As(err); len(e.Fields) == 0 || e.Fields[0].Field != c.where {
+				t.Errorf("%s: fields %+v, want %s", name, e.Fields, c.where)
+			}
+		}
+		if f.countResources() != 0 {
+			t.Errorf("something was stored: %d rows", f.countResources())
+		}
+		if got := f.countEvents("record.ingest", "refused"); got != 7 {
+			t.Errorf("refused ingests audited: %d", got)
+		}
+		// A clinical resource may refer to a Patient the organisation sent earlier.
+		if _, err := f.rec.Ingest(ctx, f.pubs["RX9"], []byte(good)); err != nil {
+			t.Fatal(err)
+		}
+		single := `{"resourceType":"Condition","id":"later","subject":{"reference":"Patient/p5"},"code":{"text":"Asthma"}}`
+		if _, err := f.rec.Ingest(ctx, f.pubs["RX9"], []byte(single)); err != nil {
+			t.Fatal(err)
+		}
+		// …but not to another organisation's.
+		if _, err := f.rec.Ingest(ctx, f.pubs["M85001"], []byte(single)); code(err) != errs.Invalid {
+			t.Errorf("reference to another organisation's patient: %v", err)
+		}
+	})
+}
