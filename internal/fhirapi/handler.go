@@ -199,10 +199,11 @@ func (h *Handler) search(w http.ResponseWriter, r *http.Request) {
 				h.fail(w, r, errs.E(errs.Invalid, "Search Patient by identifier=%s|{NHS number}", record.NHSNumberSystem))
 				return
 			}
-			sp.Query.NHSNumber = val
-			if sp.Query.NHSNumber == "" {
-				sp.Query.NHSNumber = "0"
+			if strings.TrimSpace(val) == "" {
+				h.fail(w, r, errs.E(errs.Invalid, "The identifier search needs an NHS number after the |"))
+				return
 			}
+			sp.Query.NHSNumber = val
 		}
 	}
 	rs, err := h.rec.SearchResources(r.Context(), httpauth.From(r.Context()).Principal, typ, sp)

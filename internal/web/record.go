@@ -43,7 +43,8 @@ func (h *Handler) via(r *http.Request) string {
 	return h.record.ViaOf(r.Context(), c.Session.IDHash)
 }
 
-// refused renders the clear page for someone the record turns away.
+// recordFail renders the clear page for someone the record turns away, and
+// any other error as usual.
 func (h *Handler) recordFail(w http.ResponseWriter, r *http.Request, err error) {
 	e := errs.As(err)
 	if e.Code != errs.Forbidden {
@@ -56,16 +57,14 @@ func (h *Handler) recordFail(w http.ResponseWriter, r *http.Request, err error) 
 type recordSearchData struct {
 	Matches  []record.Match
 	Searched bool
-	Role     string
 }
 
 func (h *Handler) recordHome(w http.ResponseWriter, r *http.Request) {
-	v, err := h.record.Gate(r.Context(), principal(r), h.via(r))
-	if err != nil {
+	if _, err := h.record.Gate(r.Context(), principal(r), h.via(r)); err != nil {
 		h.recordFail(w, r, err)
 		return
 	}
-	h.render(w, r, http.StatusOK, "record_search", &Page{Title: "Find a patient", Nav: "record", Data: &recordSearchData{Role: v.Role}})
+	h.render(w, r, http.StatusOK, "record_search", &Page{Title: "Find a patient", Nav: "record", Data: &recordSearchData{}})
 }
 
 func (h *Handler) recordSearch(w http.ResponseWriter, r *http.Request) {
@@ -82,9 +81,6 @@ func (h *Handler) recordSearch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pg.Form.Del("csrf_token")
-	if len(ms) == 0 {
-		pg.Flash = ""
-	}
 	h.render(w, r, http.StatusOK, "record_search", pg)
 }
 
