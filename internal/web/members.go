@@ -65,14 +65,23 @@ func (h *Handler) siteFor(r *http.Request) (*org.Site, *org.Organisation, error)
 	return site, o, nil
 }
 
-func (h *Handler) invitationFormPage(w http.ResponseWriter, r *http.Request, status int, pg *Page, inv *member.Invitation) {
+// inviterSite loads the site in the path for a page that invites people
+// to it: its own authorisers only. It answers the refusal itself.
+func (h *Handler) inviterSite(w http.ResponseWriter, r *http.Request) (*org.Site, *org.Organisation, bool) {
 	site, o, err := h.siteFor(r)
+	if err == nil && !principal(r).Authorises(site.ID) {
+		err = errs.E(errs.Forbidden, "Only this site's authorisers can invite people to it")
+	}
 	if err != nil {
 		h.fail(w, r, err)
-		return
+		return nil, nil, false
 	}
-	if !principal(r).Authorises(site.ID) {
-		h.fail(w, r, errs.E(errs.Forbidden, "Only this site's authorisers can invite people to it"))
+	return site, o, true
+}
+
+func (h *Handler) invitationFormPage(w http.ResponseWriter, r *http.Request, status int, pg *Page, inv *member.Invitation) {
+	site, o, ok := h.inviterSite(w, r)
+	if !ok {
 		return
 	}
 	pg.Title, pg.Nav = "Add a new user", "sites"
@@ -297,13 +306,8 @@ type intakeData struct {
 }
 
 func (h *Handler) intakePage(w http.ResponseWriter, r *http.Request, status int, pg *Page, in *member.Intake) {
-	site, o, err := h.siteFor(r)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	if !principal(r).Authorises(site.ID) {
-		h.fail(w, r, errs.E(errs.Forbidden, "Only this site's authorisers can invite people to it"))
+	site, o, ok := h.inviterSite(w, r)
+	if !ok {
 		return
 	}
 	pg.Title, pg.Nav = "Invite new staff from a file", "sites"
