@@ -142,6 +142,21 @@ func TestGate(t *testing.T) {
 		}
 		f.org("SUSP1", "suspended")
 		untrained := f.person("untrained@nhs.net", "RX9", record.RoleCareProfessional, "active")
+		// An active account whose only membership the authoriser has
+		// deactivated (the deactivation request not yet actioned).
+		away := f.person("away@nhs.net", "RX9", record.RoleCareProfessional, "active")
+		if _, err := db.Exec(ctx, `UPDATE memberships SET status = 'deactivated' WHERE user_id = ?`, away.UserID); err != nil {
+			t.Fatal(err)
+		}
+		// An account a service desk asked for, with no membership at all,
+		// is not held back.
+		desk := f.person("desk.made@nhs.net", "RX9", record.RoleCareProfessional, "active")
+		if _, err := db.Exec(ctx, `DELETE FROM memberships WHERE user_id = ?`, desk.UserID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.rec.Record(ctx, desk, record.ViaSearch, n, ""); err != nil {
+			t.Errorf("an account without memberships: %v", err)
+		}
 		f.gate.refuse[untrained.UserID] = "1 mandatory module is not complete: Data security"
 		for name, pr := range map[string]struct {
 			email, ods, role, status, want string
@@ -169,8 +184,11 @@ func TestGate(t *testing.T) {
 		if _, err := f.rec.Record(ctx, untrained, record.ViaSearch, n, ""); code(err) != errs.Forbidden || !strings.Contains(err.Error(), "training") {
 			t.Errorf("untrained: %v", err)
 		}
-		if got := f.countEvents("record.view", "refused"); got != 5 {
-			t.Errorf("refused views audited: %d, want 5", got)
+		if _, err := f.rec.Record(ctx, away, record.ViaSearch, n, ""); code(err) != errs.Forbidden || !strings.Contains(err.Error(), "membership") {
+			t.Errorf("deactivated membership: %v", err)
+		}
+		if got := f.countEvents("record.view", "refused"); got != 6 {
+			t.Errorf("refused views audited: %d, want 6", got)
 		}
 		if _, err := f.rec.Record(ctx, nil, record.ViaSearch, n, ""); code(err) != errs.Unauthenticated {
 			t.Errorf("anonymous: %v", err)

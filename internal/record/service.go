@@ -163,9 +163,18 @@ func (s *Service) gate(ctx context.Context, p *authz.Principal, via string) (*Vi
 func (s *Service) checkGate(ctx context.Context, p *authz.Principal, via string) (*Viewer, error) {
 	v := &Viewer{UserID: p.UserID, Email: p.Email, Via: via}
 	var status, orgStatus string
-	err := s.db.QueryRow(ctx, `SELECT ra.role, ra.status, o.id, o.ods_code, o.status FROM record_accounts ra
-		JOIN organisations o ON o.id = ra.organisation_id WHERE ra.user_id = ?`, p.UserID).
-		Scan(&v.Role, &status, &v.OrganisationID, &v.ODS, &orgStatus)
+	var memberships, active int
+	// memberships and active count the person's memberships of the
+	// organisation's sites (any status) and the active ones: a member
+	// their authoriser deactivated or removed may not open the record even
+	// before the back office acts on the request for their account. People
+	// with no membership at all (accounts a service desk asked for) are not
+	// held back by this.
+	err := s.db.QueryRow(ctx, `SELECT ra.role, ra.status, o.id, o.ods_code, o.status,
+		(SELECT COUNT(*) FROM memberships m JOIN sites st ON st.id = m.site_id WHERE m.user_id = ra.user_id AND st.organisation_id = o.id),
+		(SELECT COUNT(*) FROM memberships m JOIN sites st ON st.id = m.site_id WHERE m.user_id = ra.user_id AND st.organisation_id = o.id AND m.status = 'active')
+		FROM record_accounts ra JOIN organisations o ON o.id = ra.organisation_id WHERE ra.user_id = ?`, p.UserID).
+		Scan(&v.Role, &status, &v.OrganisationID, &v.ODS, &orgStatus, &memberships, &active)
 	if store.IsNoRows(err) {
 		return v, errs.E(errs.Forbidden, "You do not have a record account. Your site authoriser asks for one once your training is complete.")
 	}
@@ -179,6 +188,8 @@ func (s *Service) checkGate(ctx context.Context, p *authz.Principal, via string)
 		return v, errs.E(errs.Forbidden, "Your record account is %s. Ask your site authoriser to request its reactivation.", status)
 	case orgStatus != "active":
 		return v, errs.E(errs.Forbidden, "Your organisation's access to the record is %s. Contact your organisation's service desk.", orgStatus)
+	case memberships > 0 && active == 0:
+		return v, errs.E(errs.Forbidden, "Your membership of your site has been deactivated or ended, so you cannot open the record. You can still sign in and train; ask your site authoriser to reactivate you.")
 	}
 	if ok, why := s.training.AccessAllowed(ctx, p.UserID); !ok {
 		return v, errs.E(errs.Forbidden, "Your training does not allow access to the record: %s.", why)
