@@ -12,6 +12,7 @@ import (
 	"github.com/caregate/caregate/internal/audit"
 	"github.com/caregate/caregate/internal/auth"
 	"github.com/caregate/caregate/internal/authz"
+	"github.com/caregate/caregate/internal/clock"
 	"github.com/caregate/caregate/internal/errs"
 	"github.com/caregate/caregate/internal/ident"
 	"github.com/caregate/caregate/internal/onboarding"
@@ -77,10 +78,7 @@ func date(v *errs.Validation, field, label, s string, notBefore time.Time) strin
 }
 
 // today is the start of the current day in England.
-func (s *Service) today() time.Time {
-	y, m, d := s.clock.Now().In(london).Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, london)
-}
+func (s *Service) today() time.Time { return clock.Today(s.clock) }
 
 // check validates an input and normalises it.
 func (s *Service) check(in *Input, o *org.Organisation) error {

@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	_ "time/tzdata" // Europe/London on machines without a zone database
 
+	"github.com/caregate/caregate/internal/clock"
 	"github.com/caregate/caregate/internal/store"
 )
 
@@ -20,15 +20,7 @@ import (
 var defaultHolidays string
 
 // london is where working days begin and end.
-var london = mustLocation("Europe/London")
-
-func mustLocation(name string) *time.Location {
-	l, err := time.LoadLocation(name)
-	if err != nil {
-		panic(err)
-	}
-	return l
-}
+var london = clock.London
 
 // Calendar tells working days from weekends and bank holidays.
 type Calendar struct {

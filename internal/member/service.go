@@ -66,19 +66,10 @@ func NewService(db *store.DB, log *audit.Log, c clock.Clock, users *auth.Service
 // Config returns the effective configuration.
 func (s *Service) Config() Config { return s.cfg }
 
-var london = func() *time.Location {
-	l, err := time.LoadLocation("Europe/London")
-	if err != nil {
-		return time.UTC
-	}
-	return l
-}()
+var london = clock.London
 
 // today is the start of the current day in England.
-func (s *Service) today() time.Time {
-	n := s.clock.Now().In(london)
-	return time.Date(n.Year(), n.Month(), n.Day(), 0, 0, 0, 0, london)
-}
+func (s *Service) today() time.Time { return clock.Today(s.clock) }
 
 func (s *Service) link(path string) string { return s.cfg.BaseURL + path }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 	"time"
-	_ "time/tzdata" // Europe/London on machines without a zone database
 
 	"github.com/caregate/caregate/internal/access"
 	"github.com/caregate/caregate/internal/audit"
@@ -119,13 +118,7 @@ func addMonths(t time.Time, n int) time.Time {
 
 // london is England's time zone: validity periods and reminder dates are
 // calendar dates there.
-var london = func() *time.Location {
-	l, err := time.LoadLocation("Europe/London")
-	if err != nil {
-		panic("training: " + err.Error()) // time/tzdata is linked in: cannot happen
-	}
-	return l
-}()
+var london = clock.London
 
 // day formats a time as a date for messages, e.g. "2 November 2027".
 func day(t time.Time) string { return t.In(london).Format("2 January 2006") }

@@ -5,9 +5,9 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"time"
 
 	accessreq "github.com/caregate/caregate/internal/access"
+	"github.com/caregate/caregate/internal/clock"
 	"github.com/caregate/caregate/internal/errs"
 	"github.com/caregate/caregate/internal/httpauth"
 	"github.com/caregate/caregate/internal/member"
@@ -427,10 +427,4 @@ func (h *Handler) accept(w http.ResponseWriter, r *http.Request) {
 }
 
 // london is the time zone dates are shown in.
-var london = func() *time.Location {
-	l, err := time.LoadLocation("Europe/London")
-	if err != nil {
-		return time.UTC
-	}
-	return l
-}()
+var london = clock.London
