@@ -90,8 +90,8 @@ func (n *NewUser) Validate() error {
 	}
 	n.Email = email
 	n.GivenName, n.FamilyName = strings.TrimSpace(n.GivenName), strings.TrimSpace(n.FamilyName)
-	checkName(&v, "given_name", "First name", n.GivenName)
-	checkName(&v, "family_name", "Last name", n.FamilyName)
+	v.Text("given_name", "First name", n.GivenName, true, 100)
+	v.Text("family_name", "Last name", n.FamilyName, true, 100)
 	for _, r := range n.Roles {
 		if !validRole(r) {
 			v.Add("roles", "Unknown role %q: choose from %s", r, strings.Join(GlobalRoles, ", "))
@@ -103,17 +103,6 @@ func (n *NewUser) Validate() error {
 		}
 	}
 	return v.Err()
-}
-
-func checkName(v *errs.Validation, field, label, s string) {
-	switch {
-	case s == "":
-		v.Add(field, "Enter the %s", strings.ToLower(label))
-	case len([]rune(s)) > 100:
-		v.Add(field, "%s must be 100 characters or fewer", label)
-	case strings.ContainsAny(s, "<>\x00\r\n"):
-		v.Add(field, "%s must not contain < > or line breaks", label)
-	}
 }
 
 func validRole(r string) bool {

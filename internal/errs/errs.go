@@ -7,6 +7,8 @@ package errs
 import (
 	"errors"
 	"fmt"
+	"strings"
+	"unicode/utf8"
 )
 
 // Code classifies an error for the user-facing layers.
@@ -98,6 +100,25 @@ func (v *Validation) Has(field string) bool {
 		}
 	}
 	return false
+}
+
+// Text checks a one-line text field and returns it trimmed: present when
+// required, at most max characters, UTF-8, without < > or line breaks (it
+// is shown in pages and e-mails and must stay one line there). The one rule
+// for names, titles and the like.
+func (v *Validation) Text(field, label, s string, required bool, max int) string {
+	s = strings.TrimSpace(s)
+	switch {
+	case s == "" && required:
+		v.Add(field, "Enter the %s", strings.ToLower(label))
+	case !utf8.ValidString(s):
+		v.Add(field, "%s must be plain text", label)
+	case utf8.RuneCountInString(s) > max:
+		v.Add(field, "%s must be %d characters or fewer", label, max)
+	case strings.ContainsAny(s, "<>\x00\r\n"):
+		v.Add(field, "%s must not contain < > or line breaks", label)
+	}
+	return s
 }
 
 // Err returns an Invalid error listing the fields, or nil.

@@ -299,7 +299,7 @@ func (s *Service) PreviewIntake(ctx context.Context, p *authz.Principal, siteID,
 		return nil, err
 	}
 	var v errs.Validation
-	fileName = text(&v, "file", "The file name", fileName, false, 200)
+	fileName = v.Text("file", "The file name", fileName, false, 200)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}

@@ -201,7 +201,7 @@ func (s *Service) Deactivate(ctx context.Context, p *authz.Principal, siteID, id
 				Fields: []errs.FieldError{{Field: "reason", Message: "Choose why they are being deactivated: maternity leave, long-term sickness or other"}}}
 		}
 		var v errs.Validation
-		notes = text(&v, "notes", "Notes", notes, reason == "other", 500)
+		notes = v.Text("notes", "Notes", notes, reason == "other", 500)
 		if err := v.Err(); err != nil {
 			return err
 		}
@@ -246,7 +246,7 @@ func (s *Service) Remove(ctx context.Context, p *authz.Principal, siteID, id, le
 		} else if _, err := time.ParseInLocation("2006-01-02", leaving, london); err != nil {
 			v.Add("leaving_date", "The leaving date must be a real date, like 2027-03-31")
 		}
-		notes = text(&v, "notes", "Notes", notes, false, 500)
+		notes = v.Text("notes", "Notes", notes, false, 500)
 		if err := v.Err(); err != nil {
 			return err
 		}
@@ -369,10 +369,10 @@ func (s *Service) change(ctx context.Context, p *authz.Principal, siteID, id str
 func (s *Service) UpdateMember(ctx context.Context, p *authz.Principal, siteID, id string, e MemberEdit) (*Outcome, error) {
 	return s.change(ctx, p, siteID, id, func(tx *store.Tx, pl *place, m *Member, out *Outcome) error {
 		var v errs.Validation
-		given := text(&v, "given_name", "Forename", orDefault(e.GivenName, m.GivenName), true, 100)
-		family := text(&v, "family_name", "Surname", orDefault(e.FamilyName, m.FamilyName), true, 100)
+		given := v.Text("given_name", "Forename", orDefault(e.GivenName, m.GivenName), true, 100)
+		family := v.Text("family_name", "Surname", orDefault(e.FamilyName, m.FamilyName), true, 100)
 		ph := phone(&v, orDefault(e.Phone, m.Phone), false)
-		job := text(&v, "job_title", "Job title", orDefault(e.JobTitle, m.JobTitle), true, 100)
+		job := v.Text("job_title", "Job title", orDefault(e.JobTitle, m.JobTitle), true, 100)
 		cat := m.JobCategory
 		if c := strings.TrimSpace(e.JobCategory); c != "" {
 			if i := slices.IndexFunc(JobCategories, func(x string) bool { return strings.EqualFold(x, c) }); i >= 0 {

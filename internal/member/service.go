@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/caregate/caregate/internal/access"
 	"github.com/caregate/caregate/internal/audit"
@@ -123,22 +122,6 @@ func (s *Service) read(ctx context.Context, p *authz.Principal, siteID string) (
 	return &place{site: site, org: o}, nil
 }
 
-// text trims a field and checks its length and characters.
-func text(v *errs.Validation, field, label, s string, required bool, max int) string {
-	s = strings.TrimSpace(s)
-	switch {
-	case s == "" && required:
-		v.Add(field, "Enter the %s", strings.ToLower(label))
-	case !utf8.ValidString(s):
-		v.Add(field, "%s must be plain text", label)
-	case utf8.RuneCountInString(s) > max:
-		v.Add(field, "%s must be %d characters or fewer", label, max)
-	case strings.ContainsAny(s, "<>\x00\r\n"):
-		v.Add(field, "%s must not contain < > or line breaks", label)
-	}
-	return s
-}
-
 // futureDate checks an optional YYYY-MM-DD date that must not be in the
 // past (today is allowed).
 func (s *Service) futureDate(v *errs.Validation, field, label, d string) string {
@@ -186,8 +169,8 @@ func phone(v *errs.Validation, s string, required bool) string {
 // check validates an invitation form for an organisation.
 func (s *Service) check(in *InvitationInput, o *org.Organisation) error {
 	var v errs.Validation
-	in.GivenName = text(&v, "given_name", "Forename", in.GivenName, true, 100)
-	in.FamilyName = text(&v, "family_name", "Surname", in.FamilyName, true, 100)
+	in.GivenName = v.Text("given_name", "Forename", in.GivenName, true, 100)
+	in.FamilyName = v.Text("family_name", "Surname", in.FamilyName, true, 100)
 	email, ok := auth.NormaliseEmail(in.Email)
 	switch {
 	case !ok:
@@ -197,7 +180,7 @@ func (s *Service) check(in *InvitationInput, o *org.Organisation) error {
 	}
 	in.Email = email
 	in.Phone = phone(&v, in.Phone, true)
-	in.JobTitle = text(&v, "job_title", "Job title", in.JobTitle, true, 100)
+	in.JobTitle = v.Text("job_title", "Job title", in.JobTitle, true, 100)
 	in.JobCategory = strings.TrimSpace(in.JobCategory)
 	if i := slices.IndexFunc(JobCategories, func(c string) bool { return strings.EqualFold(c, in.JobCategory) }); i >= 0 {
 		in.JobCategory = JobCategories[i]

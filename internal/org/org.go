@@ -70,7 +70,7 @@ func (in *OrganisationInput) apply(o *Organisation) error {
 	if in.Name != nil {
 		o.Name = strings.TrimSpace(*in.Name)
 	}
-	checkText(&v, "name", "Name", o.Name, 200)
+	v.Text("name", "Name", o.Name, true, 200)
 	if in.ODSCode != nil {
 		code := strings.ToUpper(strings.TrimSpace(*in.ODSCode))
 		if !odsPattern.MatchString(code) {
@@ -131,17 +131,6 @@ func (in *OrganisationInput) apply(o *Organisation) error {
 	return v.Err()
 }
 
-func checkText(v *errs.Validation, field, label, s string, max int) {
-	switch {
-	case s == "":
-		v.Add(field, "Enter the %s", strings.ToLower(label))
-	case len([]rune(s)) > max:
-		v.Add(field, "%s must be %d characters or fewer", label, max)
-	case strings.ContainsAny(s, "<>\x00\r\n"):
-		v.Add(field, "%s must not contain < > or line breaks", label)
-	}
-}
-
 // AllowsEmail reports whether an e-mail address is on one of the
 // organisation's allowed domains (exactly, not a subdomain).
 func (o *Organisation) AllowsEmail(email string) bool {
@@ -186,7 +175,7 @@ func (in *SiteInput) apply(s *Site) error {
 	if in.Name != nil {
 		s.Name = strings.TrimSpace(*in.Name)
 	}
-	checkText(&v, "name", "Name", s.Name, 200)
+	v.Text("name", "Name", s.Name, true, 200)
 	if in.Status != nil {
 		s.Status = *in.Status
 	}
