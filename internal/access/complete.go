@@ -408,31 +408,6 @@ func (s *Service) setStatus(ctx context.Context, tx *store.Tx, who audit.Who, r 
 	return s.mailUser(ctx, tx, r, r.Email, change, reason)
 }
 
-// SetAccountStatusTx changes a record account outside a request, for the
-// automatic rules (inactivity, finishing dates) of later issues; who is
-// audit.System with the rule in detail.
-func (s *Service) SetAccountStatusTx(ctx context.Context, tx *store.Tx, who audit.Who, userID, status, reason string, detail map[string]string) error {
-	now := s.clock.Now().UnixMicro()
-	q := `UPDATE record_accounts SET status = ?, status_reason = ?, updated_at = ?`
-	args := []any{status, reason, now}
-	if status == AccountActive {
-		q += `, activated_at = ?, last_used_at = 0, idle_from = ?, inactivity_warned_at = 0`
-		args = append(args, now, now)
-	}
-	res, err := tx.Exec(ctx, q+` WHERE user_id = ?`, append(args, userID)...)
-	if err != nil {
-		return errs.Wrap(err, "change record account")
-	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return errs.E(errs.NotFound, "This person has no record account")
-	}
-	if detail == nil {
-		detail = map[string]string{}
-	}
-	detail["reason"] = reason
-	return s.log.Record(ctx, tx, audit.New(who, "record_account."+status, "user", userID, audit.Success, detail))
-}
-
 // MarkUsed records that people opened the record at the time at: their
 // accounts' last use and inactivity clock move forward (never back) and an
 // inactivity warning already sent is cleared. The record viewer calls it in

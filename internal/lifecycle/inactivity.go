@@ -101,7 +101,7 @@ func (c *changed) users() []string {
 // pending account has no clock (it is not active) and is never swept. Only
 // the record account changes: the person's memberships stay, so they still
 // sign in to the portal and train, and their portal sessions are kept. The
-// effects are those of access.Service.SetAccountStatusTx, set-based.
+// effects are those of the back office's deactivation (access), set-based.
 func (s *Service) deactivateInactive(ctx context.Context, now time.Time, r *Result) error {
 	t, cutoff := micros(now), micros(now.Add(-days(s.cfg.InactivityDays)))
 	// idle_from > 0 guards an active account without a clock, which should
