@@ -280,6 +280,9 @@ type Attestations struct {
 	DirectCare bool `json:"attest_direct_care"`
 	ToldMisuse bool `json:"attest_told_misuse"`
 	IGTraining bool `json:"attest_ig_training"`
+	// FinishingDate is a new finishing date for a temporary member; needed
+	// when theirs has passed.
+	FinishingDate string `json:"finishing_date,omitempty"`
 }
 
 // Reactivate makes a deactivated member active again, from the membership
@@ -290,8 +293,20 @@ type Attestations struct {
 // (attestations), Conflict (not deactivated).
 func (s *Service) Reactivate(ctx context.Context, p *authz.Principal, siteID, id string, at Attestations) (*Outcome, error) {
 	return s.change(ctx, p, siteID, id, func(tx *store.Tx, pl *place, m *Member, out *Outcome) error {
+		// A member is reactivated when their membership was deactivated, or
+		// when a rule (inactivity, finishing date) deactivated their record
+		// account while the membership stayed.
 		if m.Status != MembershipDeactivated {
-			return errs.E(errs.Conflict, "%s is not deactivated", m.Name())
+			if m.AccountStatus != access.AccountDeactivated {
+				return errs.E(errs.Conflict, "%s is not deactivated", m.Name())
+			}
+			open, err := s.access.HasOpenRequest(ctx, tx, m.UserID, m.Email)
+			if err != nil {
+				return err
+			}
+			if open {
+				return errs.E(errs.Conflict, "%s is not deactivated here, and a request about their record account is already open", m.Name())
+			}
 		}
 		var v errs.Validation
 		if !at.DirectCare {
@@ -303,22 +318,30 @@ func (s *Service) Reactivate(ctx context.Context, p *authz.Principal, siteID, id
 		if !at.IGTraining {
 			v.Add("attest_ig_training", "Confirm their information governance training is up to date")
 		}
+		// A temporary member whose finishing date has passed comes back only
+		// with a new one: the old date would end their access again.
+		finish := m.FinishingDate
+		if d := s.futureDate(&v, "finishing_date", "The new finishing date", at.FinishingDate); d != "" {
+			finish = d
+		} else if finish != "" && finish < s.today().Format(time.DateOnly) {
+			v.Add("finishing_date", "Their finishing date, %s, has passed: give a new finishing date", finish)
+		}
 		if err := v.Err(); err != nil {
 			return err
 		}
 		now := s.clock.Now().UnixMicro()
-		if _, err := tx.Exec(ctx, `UPDATE memberships SET status = 'active', status_reason = '', ended_at = 0, ended_by = '', updated_at = ? WHERE id = ?`,
-			now, m.ID); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE memberships SET status = 'active', status_reason = '', ended_at = 0, ended_by = '', finishing_date = ?,
+			updated_at = ? WHERE id = ?`, finish, now, m.ID); err != nil {
 			return errs.Wrap(err, "reactivate membership")
 		}
 		if err := s.log.Record(ctx, tx, audit.New(p.Who(), "membership.reactivate", "membership", m.ID, audit.Success,
-			map[string]string{"site_id": m.SiteID, "user_id": m.UserID})); err != nil {
+			map[string]string{"site_id": m.SiteID, "user_id": m.UserID, "finishing_date": finish})); err != nil {
 			return err
 		}
 		out.Message = m.Name() + " is an active member again; their completed training is kept."
 		switch m.AccountStatus {
 		case access.AccountDeactivated:
-			r, err := s.request(ctx, tx, p, m, access.Input{Type: access.TypeReactivation, Role: m.RecordRole, FinishingDate: m.FinishingDate,
+			r, err := s.request(ctx, tx, p, m, access.Input{Type: access.TypeReactivation, Role: m.RecordRole, FinishingDate: finish,
 				AttestDirectCare: at.DirectCare, AttestToldMisuse: at.ToldMisuse, AttestIGTraining: at.IGTraining})
 			if err != nil {
 				return err

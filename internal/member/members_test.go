@@ -188,3 +188,35 @@ func TestUpdateMember(t *testing.T) {
 		}
 	})
 }
+
+// A rule deactivates the record account and leaves the membership active:
+// the authoriser reactivates from the member's page all the same, and a
+// temporary member whose finishing date has passed needs a new one.
+func TestReactivateAfterAnAutomaticDeactivation(t *testing.T) {
+	each(t, func(t *testing.T, w *world) {
+		m := w.join(w.authoriser, w.nursing, "nina.new@nhs.net")
+		w.grant(m.UserID, w.riverside.ID, access.AccountDeactivated)
+		if _, err := w.db.Exec(w.ctx, `UPDATE memberships SET finishing_date = '2026-10-31' WHERE id = ?`, m.ID); err != nil {
+			t.Fatal(err)
+		}
+		_, err := w.svc.Reactivate(w.ctx, w.authoriser, w.nursing.ID, m.ID, attest)
+		wantCode(t, err, errs.Invalid, "has passed")
+		past := attest
+		past.FinishingDate = "2026-11-01"
+		_, err = w.svc.Reactivate(w.ctx, w.authoriser, w.nursing.ID, m.ID, past)
+		wantCode(t, err, errs.Invalid, "cannot be in the past")
+		next := attest
+		next.FinishingDate = "2027-03-31"
+		out, err := w.svc.Reactivate(w.ctx, w.authoriser, w.nursing.ID, m.ID, next)
+		if err != nil || out.RequestID == "" || out.Member.FinishingDate != "2027-03-31" {
+			t.Fatalf("reactivate %+v %v", out, err)
+		}
+		if r := w.request(out.RequestID); r.Type != access.TypeReactivation || r.FinishingDate != "2027-03-31" {
+			t.Fatalf("request %+v", r)
+		}
+		// Someone neither deactivated nor with a deactivated account is refused.
+		other := w.join(w.authoriser, w.nursing, "olga.other@nhs.net")
+		_, err = w.svc.Reactivate(w.ctx, w.authoriser, w.nursing.ID, other.ID, attest)
+		wantCode(t, err, errs.Conflict, "not deactivated")
+	})
+}

@@ -292,7 +292,8 @@ func (h *Handler) memberRemove(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) memberReactivate(w http.ResponseWriter, r *http.Request) {
 	f := r.PostFormValue
 	out, err := h.members.Reactivate(r.Context(), principal(r), r.PathValue("id"), r.PathValue("mid"), member.Attestations{
-		DirectCare: f("attest_direct_care") == "yes", ToldMisuse: f("attest_told_misuse") == "yes", IGTraining: f("attest_ig_training") == "yes"})
+		DirectCare: f("attest_direct_care") == "yes", ToldMisuse: f("attest_told_misuse") == "yes", IGTraining: f("attest_ig_training") == "yes",
+		FinishingDate: f("finishing_date")})
 	h.memberDone(w, r, out, err)
 }
 
