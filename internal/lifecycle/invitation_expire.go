@@ -6,11 +6,14 @@ import (
 
 	"github.com/caregate/caregate/internal/audit"
 	"github.com/caregate/caregate/internal/errs"
+	"github.com/caregate/caregate/internal/member"
 	"github.com/caregate/caregate/internal/store"
 )
 
-// RuleInvitationExpiry names the invitation expiry rule in audit events.
-const RuleInvitationExpiry = "invitation_expiry"
+// RuleInvitationExpiry names the invitation expiry rule in audit events;
+// package member applies the same rule to one site's due invitations
+// before it checks for duplicates.
+const RuleInvitationExpiry = member.RuleInvitationExpiry
 
 // expireInvitations closes every pending invitation whose expiry time has
 // come (expires_at <= now: exactly at 30 days it has expired). The row is

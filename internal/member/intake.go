@@ -221,11 +221,17 @@ func roleKey(s string) string {
 func (s *Service) checkRows(ctx context.Context, q store.Querier, pl *place, rows []*IntakeRow) error {
 	// Who is already a member or invited, in two queries.
 	done := map[string]string{}
-	for _, qq := range []struct{ sql, why string }{
-		{`SELECT u.email, m.status FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.site_id = ? AND m.status <> 'deleted'`, ""},
-		{`SELECT email, 'invited' FROM invitations WHERE site_id = ? AND status = 'pending'`, ""},
+	for _, qq := range []struct {
+		sql  string
+		args []any
+	}{
+		{`SELECT u.email, m.status FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.site_id = ? AND m.status <> 'deleted'`,
+			[]any{pl.site.ID}},
+		// An invitation past its expiry no longer counts, swept or not.
+		{`SELECT email, 'invited' FROM invitations WHERE site_id = ? AND status = 'pending' AND expires_at > ?`,
+			[]any{pl.site.ID, s.clock.Now().UnixMicro()}},
 	} {
-		rs, err := q.Query(ctx, qq.sql, pl.site.ID)
+		rs, err := q.Query(ctx, qq.sql, qq.args...)
 		if err != nil {
 			return errs.Wrap(err, "read site")
 		}
@@ -360,6 +366,9 @@ func (s *Service) ConfirmIntake(ctx context.Context, p *authz.Principal, siteID,
 			return errs.E(errs.Conflict, "This file has already been confirmed: its invitations were sent")
 		}
 		if in.Rows, err = s.parseIntake([]byte(content)); err != nil {
+			return err
+		}
+		if err := s.expireDueTx(ctx, tx, siteID); err != nil {
 			return err
 		}
 		if err := s.checkRows(ctx, tx, pl, in.Rows); err != nil {

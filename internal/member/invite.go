@@ -115,9 +115,52 @@ func fieldConflict(field, msg string) error {
 	return &errs.Error{Code: errs.Conflict, Message: msg, Fields: []errs.FieldError{{Field: field, Message: msg}}}
 }
 
+// RuleInvitationExpiry names the invitation expiry rule in audit events.
+const RuleInvitationExpiry = "invitation_expiry"
+
+// expireDueTx closes the site's pending invitations whose expiry has come
+// and that the hourly sweep (package lifecycle) has not reached yet, as the
+// sweep would: otherwise such an invitation, expired to everyone who reads
+// it, would still count as pending and block inviting the person again.
+func (s *Service) expireDueTx(ctx context.Context, tx *store.Tx, siteID string) error {
+	now := s.clock.Now().UnixMicro()
+	rows, err := tx.Query(ctx, `UPDATE invitations SET status = 'expired', open_key = NULL, closed_at = ?, closed_by = '', updated_at = ?
+		WHERE site_id = ? AND status = 'pending' AND expires_at <= ? RETURNING id, expires_at`, now, now, siteID, now)
+	if err != nil {
+		return errs.Wrap(err, "expire invitations")
+	}
+	type expired struct {
+		id      string
+		expires int64
+	}
+	var list []expired
+	for rows.Next() {
+		var e expired
+		if err := rows.Scan(&e.id, &e.expires); err != nil {
+			rows.Close()
+			return errs.Wrap(err, "expire invitations")
+		}
+		list = append(list, e)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return errs.Wrap(err, "expire invitations")
+	}
+	for _, e := range list {
+		if err := s.log.Record(ctx, tx, audit.New(audit.System, "invitation.expire", "invitation", e.id, audit.Success,
+			map[string]string{"rule": RuleInvitationExpiry, "site_id": siteID, "expires_at": micros(e.expires).Format(time.RFC3339)})); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // inviteTx checks for duplicates, stores the invitation, queues its e-mail
 // and audits it. The input is already checked.
 func (s *Service) inviteTx(ctx context.Context, tx *store.Tx, p *authz.Principal, pl *place, in InvitationInput, intakeID string) (string, error) {
+	if err := s.expireDueTx(ctx, tx, pl.site.ID); err != nil {
+		return "", err
+	}
 	if err := refuseDuplicate(ctx, tx, pl.site.ID, in.Email); err != nil {
 		return "", err
 	}

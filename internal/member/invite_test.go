@@ -237,3 +237,35 @@ func TestAcceptJoinsAnExistingAccount(t *testing.T) {
 		}
 	})
 }
+
+// Past 30 days and before the hourly sweep has marked it, an invitation no
+// longer blocks inviting the person again, one by one or from a file; it is
+// closed as expired by the system, as the sweep would.
+func TestReinviteAfterExpiryBeforeTheSweep(t *testing.T) {
+	each(t, func(t *testing.T, w *world) {
+		first := w.invite(w.authoriser, w.nursing, "nina.new@nhs.net")
+		w.invite(w.authoriser, w.nursing, "doc0.tor@nhs.net")
+		w.clock.Advance(30*24*time.Hour + time.Minute)
+		again, err := w.svc.Invite(w.ctx, w.authoriser, w.nursing.ID, input("nina.new@nhs.net"))
+		if err != nil {
+			t.Fatalf("invite again after expiry: %v", err)
+		}
+		if again.ID == first.ID || again.Status != member.InvitationPending {
+			t.Fatalf("second invitation %+v", again)
+		}
+		old, _ := w.svc.Invitation(w.ctx, w.authoriser, first.ID)
+		if old.Status != member.InvitationExpired {
+			t.Fatalf("first invitation %+v", old)
+		}
+		if n := w.count(`SELECT COUNT(*) FROM audit_events WHERE action = 'invitation.expire' AND actor_id = 'system' AND object_id = ?`, first.ID); n != 1 {
+			t.Fatalf("%d expiry events", n)
+		}
+		in, err := w.svc.PreviewIntake(w.ctx, w.authoriser, w.nursing.ID, "f.csv", intakeFile(1))
+		if err != nil || in.Ready != 1 {
+			t.Fatalf("preview after expiry %+v %v", in, err)
+		}
+		if done, err := w.svc.ConfirmIntake(w.ctx, w.authoriser, w.nursing.ID, in.ID, true); err != nil || done.Created != 1 {
+			t.Fatalf("confirm after expiry %+v %v", done, err)
+		}
+	})
+}
