@@ -307,24 +307,14 @@ func (s *Service) summary(ctx context.Context, nhs string, view *View) error {
 	if err := rows.Err(); err != nil {
 		return errs.Wrap(err, "count record items")
 	}
-	all, err := s.items(ctx, nhs, []string{"AllergyIntolerance", "Condition", "MedicationRequest", "MedicationStatement"}, 200)
-	if err != nil {
-		return err
-	}
-	for _, it := range all {
-		switch SectionOf(it.Type) {
-		case Allergies:
-			if len(view.Allergies) < 20 {
-				view.Allergies = append(view.Allergies, it)
-			}
-		case Problems:
-			if len(view.Problems) < 20 {
-				view.Problems = append(view.Problems, it)
-			}
-		case Medications:
-			if len(view.Medications) < 20 {
-				view.Medications = append(view.Medications, it)
-			}
+	// Each section's newest 20 on their own: a shared limit let a long
+	// list of one kind (repeat prescriptions) crowd the others out.
+	for _, sec := range []struct {
+		section Section
+		into    *[]Item
+	}{{Allergies, &view.Allergies}, {Problems, &view.Problems}, {Medications, &view.Medications}} {
+		if *sec.into, err = s.items(ctx, nhs, typesOf(sec.section), 20); err != nil {
+			return err
 		}
 	}
 	return nil

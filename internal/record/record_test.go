@@ -3,6 +3,8 @@ package record_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -281,6 +283,38 @@ func TestIngestRefusals(t *testing.T) {
 		// …but not to another organisation's.
 		if _, err := f.rec.Ingest(ctx, f.pubs["M85001"], []byte(single)); code(err) != errs.Invalid {
 			t.Errorf("reference to another organisation's patient: %v", err)
+		}
+	})
+}
+
+// A long list of one kind (repeat prescriptions) does not crowd the other
+// kinds out of the summary.
+func TestSummaryShowsEverySectionBesideALongOne(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		n := nhs(41)
+		if _, err := f.rec.Ingest(ctx, f.pubs["RX9"], bundle("p41", n, "Long")); err != nil {
+			t.Fatal(err)
+		}
+		var es []any
+		for i := range 205 {
+			r := map[string]any{"resourceType": "MedicationStatement", "id": fmt.Sprintf("p41-rep%d", i), "status": "active",
+				"subject": map[string]any{"reference": "Patient/p41"}, "medicationCodeableConcept": map[string]any{"text": "Repeat"},
+				"effectiveDateTime": fmt.Sprintf("2026-%02d-%02d", 3+i%9, 1+i%28)}
+			es = append(es, map[string]any{"resource": r, "request": map[string]any{"method": "PUT", "url": "MedicationStatement/" + r["id"].(string)}})
+		}
+		b, _ := json.Marshal(map[string]any{"resourceType": "Bundle", "type": "transaction", "entry": es})
+		if _, err := f.rec.Ingest(ctx, f.pubs["RX9"], b); err != nil {
+			t.Fatal(err)
+		}
+		cp := f.person("cp41@nhs.net", "RX9", record.RoleCareProfessional, "active")
+		v, err := f.rec.Record(ctx, cp, record.ViaSearch, n, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(v.Allergies) != 1 || len(v.Problems) != 1 || len(v.Medications) != 20 {
+			t.Fatalf("summary: %d allergies, %d problems, %d medications", len(v.Allergies), len(v.Problems), len(v.Medications))
 		}
 	})
 }
