@@ -54,7 +54,18 @@ func (u *usage) flush(ctx context.Context) error {
 	if u.marker == nil {
 		return nil
 	}
-	return u.marker.MarkUsed(ctx, u.clock.Now(), ids...)
+	at := u.clock.Now()
+	if err := u.marker.MarkUsed(ctx, at, ids...); err != nil {
+		// Kept for the next flush rather than lost: a use still counts
+		// against the inactivity rule when it is written late.
+		u.mu.Lock()
+		for _, id := range ids {
+			u.pending[id] = struct{}{}
+		}
+		u.mu.Unlock()
+		return err
+	}
+	return nil
 }
 
 func (u *usage) run(every time.Duration) {

@@ -259,8 +259,12 @@ const maxStmts = 1000
 // prepares it on each connection once), or nil to run it unprepared. The
 // SQLite driver parses a statement's text on every run otherwise, and on
 // hot reads (a record view is a dozen small queries, with authentication)
-// that parsing cost more than the queries themselves.
+// that parsing cost more than the queries themselves. PostgreSQL's driver
+// caches its prepared statements itself, as in Tx.stmt.
 func (db *DB) prepared(ctx context.Context, q string) *sql.Stmt {
+	if db.Dialect != SQLite {
+		return nil
+	}
 	if v, ok := db.stmts.Load(q); ok {
 		return v.(*sql.Stmt)
 	}
