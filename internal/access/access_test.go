@@ -325,10 +325,15 @@ func TestAccountLifecycle(t *testing.T) {
 		if a.Status != access.AccountActive || a.ActivatedAt == nil || !a.ActivatedAt.Equal(w.clock.Now().Truncate(time.Microsecond)) {
 			t.Fatalf("reactivated (the inactivity clock must restart): %+v", a)
 		}
+		// A token made after the reactivation: deletion must end it too.
+		tok2, _ := must2(w.users.CreateToken(w.ctx, audit.System, uid, "after reactivation"))(t)
 		change(access.Input{Type: access.TypeDeletion, LeavingDate: "2027-06-30"})
 		a = must(w.svc.Account(w.ctx, uid))(t)
 		if a.Status != access.AccountDeleted || a.StatusReason != access.ReasonLeaver {
 			t.Fatalf("deleted: %+v", a)
+		}
+		if _, err := w.users.AuthenticateToken(w.ctx, tok2); err == nil {
+			t.Error("deletion left the person's API token working")
 		}
 		// A re-invited leaver is the same person with the same user name.
 		r = must(w.svc.Raise(w.ctx, w.authoriser, newUser(w.surgery, "life@nhs.net")))(t)
