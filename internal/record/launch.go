@@ -196,31 +196,34 @@ func (s *Service) Launch(ctx context.Context, who audit.Who, token string) (*Lau
 	return out, nil
 }
 
-// ViaOf says how views in a session came about: ViaLaunch for a session a
-// clinical system opened, ViaSearch otherwise.
-func (s *Service) ViaOf(ctx context.Context, sessionHash string) string {
-	if sessionHash == "" {
+// ViaOf says how a view of a patient in a session came about: ViaLaunch
+// when a clinical system opened the session on that patient, ViaSearch for
+// anything else (other patients looked up after a launch are searched for,
+// and audited so). nhs is "" for a search.
+func (s *Service) ViaOf(ctx context.Context, sessionHash, nhs string) string {
+	if sessionHash == "" || nhs == "" {
 		return ViaSearch
 	}
-	// How a session began never changes, so the answer is remembered (for
+	// A session's launched patient never changes, so it is remembered (for
 	// a bounded number of sessions; the memo is emptied when full).
-	if via, ok := s.vias.Load(sessionHash); ok {
-		return via.(string)
+	launched, ok := s.vias.Load(sessionHash)
+	if !ok {
+		var n string
+		err := s.db.QueryRow(ctx, `SELECT nhs_number FROM record_launch_sessions WHERE session_hash = ?`, sessionHash).Scan(&n)
+		if err != nil && !store.IsNoRows(err) {
+			return ViaSearch
+		}
+		if s.nvias.Add(1) > maxVias {
+			s.vias.Clear()
+			s.nvias.Store(0)
+		}
+		s.vias.Store(sessionHash, n)
+		launched = n
 	}
-	var n int
-	if err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM record_launch_sessions WHERE session_hash = ?`, sessionHash).Scan(&n); err != nil {
-		return ViaSearch
+	if launched.(string) == nhs {
+		return ViaLaunch
 	}
-	via := ViaSearch
-	if n > 0 {
-		via = ViaLaunch
-	}
-	if s.nvias.Add(1) > maxVias {
-		s.vias.Clear()
-		s.nvias.Store(0)
-	}
-	s.vias.Store(sessionHash, via)
-	return via
+	return ViaSearch
 }
 
 // maxVias bounds the sessions whose origin is remembered.

@@ -34,13 +34,14 @@ func (h *Handler) registerRecord(mux *http.ServeMux) {
 	mux.HandleFunc("POST /launch", h.launch)
 }
 
-// via says how views in this request's session came about.
-func (h *Handler) via(r *http.Request) string {
+// via says how a view of the patient nhs came about in this request's
+// session ("" for searches and pages of no one patient).
+func (h *Handler) via(r *http.Request, nhs string) string {
 	c := httpauth.From(r.Context())
 	if c.Session == nil {
 		return record.ViaSearch
 	}
-	return h.record.ViaOf(r.Context(), c.Session.IDHash)
+	return h.record.ViaOf(r.Context(), c.Session.IDHash, nhs)
 }
 
 // recordFail renders the clear page for someone the record turns away, and
@@ -60,7 +61,7 @@ type recordSearchData struct {
 }
 
 func (h *Handler) recordHome(w http.ResponseWriter, r *http.Request) {
-	if _, err := h.record.Gate(r.Context(), principal(r), h.via(r)); err != nil {
+	if _, err := h.record.Gate(r.Context(), principal(r), h.via(r, "")); err != nil {
 		h.recordFail(w, r, err)
 		return
 	}
@@ -70,7 +71,7 @@ func (h *Handler) recordHome(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) recordSearch(w http.ResponseWriter, r *http.Request) {
 	q := record.Query{NHSNumber: r.PostFormValue("nhs_number"), Family: r.PostFormValue("family"), Given: r.PostFormValue("given"),
 		BirthDate: r.PostFormValue("birth_date"), Gender: r.PostFormValue("gender"), Postcode: r.PostFormValue("postcode")}
-	ms, err := h.record.Search(r.Context(), principal(r), h.via(r), q)
+	ms, err := h.record.Search(r.Context(), principal(r), h.via(r, ""), q)
 	pg := &Page{Title: "Find a patient", Nav: "record", Form: r.PostForm, Data: &recordSearchData{Matches: ms, Searched: err == nil}}
 	if err != nil {
 		if errs.CodeOf(err) == errs.Forbidden {
@@ -92,7 +93,7 @@ type recordViewData struct {
 }
 
 func (h *Handler) recordView(w http.ResponseWriter, r *http.Request) {
-	via := h.via(r)
+	via := h.via(r, r.PathValue("nhs"))
 	v, err := h.record.Record(r.Context(), principal(r), via, r.PathValue("nhs"), record.Section(r.PathValue("section")))
 	if err != nil {
 		h.recordFail(w, r, err)
@@ -144,7 +145,7 @@ func (h *Handler) recordReportForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) recordReportPage(w http.ResponseWriter, r *http.Request, status int, pg *Page) {
-	it, nhs, err := h.record.ReportableItem(r.Context(), principal(r), h.via(r), r.PathValue("id"))
+	it, nhs, err := h.record.ReportableItem(r.Context(), principal(r), h.via(r, ""), r.PathValue("id"))
 	if err != nil {
 		h.recordFail(w, r, err)
 		return

@@ -367,6 +367,14 @@ func TestRecordLaunch(t *testing.T) {
 		if n != 1 {
 			t.Errorf("launched views audited: %d", n)
 		}
+		// A search later in the launched session is a search, not a launch.
+		if p := b.post("/record/search", url.Values{"nhs_number": {rr.nhs}}); p.status != http.StatusOK {
+			t.Fatalf("search after launch: %d", p.status)
+		}
+		e.app.DB.QueryRow(context.Background(), `SELECT COUNT(*) FROM audit_events WHERE action = 'record.search' AND detail LIKE '%"via":"launch"%'`).Scan(&n)
+		if n != 0 {
+			t.Errorf("searches after a launch audited as launched: %d", n)
+		}
 		stranger := e.user("stranger@nhs.net")
 		cases := map[string]string{
 			"replayed":      tok,
