@@ -33,27 +33,33 @@ func (s *Service) move(ctx context.Context, p *authz.Principal, id, action strin
 		if err != nil {
 			return err
 		}
-		if !s.canSee(ctx, p, r) {
-			return errs.E(errs.Forbidden, "You do not have permission to see this request")
-		}
-		if err := check(r); err != nil {
-			return err
-		}
-		from := r.State
-		if err := apply(tx, r); err != nil {
-			return err
-		}
-		if err := s.save(ctx, tx, r, from); err != nil {
-			return err
-		}
-		if err := s.log.Record(ctx, tx, audit.New(p.Who(), "access_request."+action, "access_request", r.ID, audit.Success,
-			map[string]string{"from": from, "to": r.State})); err != nil {
+		if err := s.moveTx(ctx, tx, p, r, action, check, apply); err != nil {
 			return err
 		}
 		out = r
 		return nil
 	})
 	return out, err
+}
+
+// moveTx is move for a request already loaded in the caller's transaction.
+func (s *Service) moveTx(ctx context.Context, tx *store.Tx, p *authz.Principal, r *Request, action string, check func(r *Request) error,
+	apply func(tx *store.Tx, r *Request) error) error {
+	if !s.canSee(ctx, p, r) {
+		return errs.E(errs.Forbidden, "You do not have permission to see this request")
+	}
+	if err := check(r); err != nil {
+		return err
+	}
+	from := r.State
+	if err := apply(tx, r); err != nil {
+		return err
+	}
+	if err := s.save(ctx, tx, r, from); err != nil {
+		return err
+	}
+	return s.log.Record(ctx, tx, audit.New(p.Who(), "access_request."+action, "access_request", r.ID, audit.Success,
+		map[string]string{"from": from, "to": r.State}))
 }
 
 // save writes a request's changed fields, refusing if its state changed
@@ -208,24 +214,55 @@ func (s *Service) Answer(ctx context.Context, p *authz.Principal, id, answer str
 // Cancel withdraws an open request that the back office has not started.
 // Callers: the submitter, or anyone who may raise requests for that site.
 func (s *Service) Cancel(ctx context.Context, p *authz.Principal, id, reason string) (*Request, error) {
-	reason = strings.TrimSpace(reason)
-	return s.move(ctx, p, id, "cancel", func(r *Request) error {
-		if r.SubmittedBy != p.UserID && !s.canRaise(ctx, p, r.OrganisationID, r.SiteID) {
-			return errs.E(errs.Forbidden, "Only the person who raised the request can cancel it")
+	check, apply := s.cancelling(ctx, p, strings.TrimSpace(reason))
+	return s.move(ctx, p, id, "cancel", check, apply)
+}
+
+// cancelling is the check and the change of a cancellation.
+func (s *Service) cancelling(ctx context.Context, p *authz.Principal, reason string) (func(*Request) error, func(*store.Tx, *Request) error) {
+	return func(r *Request) error {
+			if r.SubmittedBy != p.UserID && !s.canRaise(ctx, p, r.OrganisationID, r.SiteID) {
+				return errs.E(errs.Forbidden, "Only the person who raised the request can cancel it")
+			}
+			if !slices.Contains([]string{StateSubmitted, StateValidated, StateNeedsInformation}, r.State) {
+				return illegal(r, "cancelled")
+			}
+			return nil
+		}, func(tx *store.Tx, r *Request) error {
+			from := r.State
+			now := s.clock.Now()
+			r.State, r.ClosedAt, r.Resolution = StateCancelled, &now, reason
+			if err := s.history(ctx, tx, p.Who(), r, from, r.State, reason); err != nil {
+				return err
+			}
+			return s.mailSubmitter(ctx, tx, r, "request_cancelled")
 		}
-		if !slices.Contains([]string{StateSubmitted, StateValidated, StateNeedsInformation}, r.State) {
-			return illegal(r, "cancelled")
-		}
-		return nil
-	}, func(tx *store.Tx, r *Request) error {
-		from := r.State
-		now := s.clock.Now()
-		r.State, r.ClosedAt, r.Resolution = StateCancelled, &now, reason
-		if err := s.history(ctx, tx, p.Who(), r, from, r.State, reason); err != nil {
-			return err
-		}
-		return s.mailSubmitter(ctx, tx, r, "request_cancelled")
-	})
+}
+
+// WithdrawNewUserTx cancels the person's open new-user request, if there is
+// one, in the caller's transaction: an authoriser who removes or deactivates
+// someone still waiting for their account must not leave the back office to
+// grant it. It returns the request cancelled, or nil when there was none.
+// Errors: Conflict when the back office has already started on it (the
+// caller's change then fails whole, and says so), Forbidden as Cancel.
+func (s *Service) WithdrawNewUserTx(ctx context.Context, tx *store.Tx, p *authz.Principal, email, reason string) (*Request, error) {
+	var id string
+	err := tx.QueryRow(ctx, `SELECT id FROM access_requests WHERE open_key = ?`, openKey(&Input{Type: TypeNewUser, Email: email})).Scan(&id)
+	if store.IsNoRows(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, errs.Wrap(err, "find new user request")
+	}
+	r, err := s.load(ctx, tx, id)
+	if err != nil {
+		return nil, err
+	}
+	check, apply := s.cancelling(ctx, p, reason)
+	if err := s.moveTx(ctx, tx, p, r, "cancel", check, apply); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // Reject refuses a request with a reason. Callers: the service desk while it

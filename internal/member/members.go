@@ -169,6 +169,24 @@ func (s *Service) request(ctx context.Context, tx *store.Tx, p *authz.Principal,
 	return r, nil
 }
 
+// withdraw cancels the person's open new-user request (raised when their
+// training was complete), so that the back office does not set up an
+// account for someone no longer at the site.
+func (s *Service) withdraw(ctx context.Context, tx *store.Tx, p *authz.Principal, m *Member, reason string, out *Outcome) error {
+	r, err := s.access.WithdrawNewUserTx(ctx, tx, p, m.Email, reason)
+	if err != nil {
+		if e := errs.As(err); e.Code == errs.Conflict {
+			return errs.E(errs.Conflict, "Nothing was changed: %s Ask the back office to stop setting up their account.", e.Message)
+		}
+		return err
+	}
+	if r != nil {
+		out.RequestID, out.RequestRef = r.ID, r.Ref
+		out.Message += " Their access request " + r.Ref + " has been cancelled."
+	}
+	return nil
+}
+
 // end marks a membership deactivated or deleted and audits it.
 func (s *Service) end(ctx context.Context, tx *store.Tx, p *authz.Principal, m *Member, status, reason, leaving string) error {
 	now := s.clock.Now().UnixMicro()
@@ -220,7 +238,7 @@ func (s *Service) Deactivate(ctx context.Context, p *authz.Principal, siteID, id
 			return err
 		}
 		if m.AccountStatus != access.AccountActive && m.AccountStatus != access.AccountPending {
-			return nil // no record access to end
+			return s.withdraw(ctx, tx, p, m, "Deactivated by their site authoriser before the account was set up", out)
 		}
 		r, err := s.request(ctx, tx, p, m, access.Input{Type: access.TypeDeactivation, Reason: reason, Notes: notes})
 		if err != nil {
@@ -262,7 +280,7 @@ func (s *Service) Remove(ctx context.Context, p *authz.Principal, siteID, id, le
 			return err
 		}
 		if m.AccountStatus == "" || m.AccountStatus == access.AccountDeleted {
-			return nil
+			return s.withdraw(ctx, tx, p, m, "Removed by their site authoriser (a leaver) before the account was set up", out)
 		}
 		r, err := s.request(ctx, tx, p, m, access.Input{Type: access.TypeDeletion, Reason: access.ReasonLeaver, LeavingDate: leaving, Notes: notes})
 		if err != nil {

@@ -220,3 +220,47 @@ func TestReactivateAfterAnAutomaticDeactivation(t *testing.T) {
 		wantCode(t, err, errs.Conflict, "not deactivated")
 	})
 }
+
+// Removing or deactivating someone still waiting for their account cancels
+// their open new-user request; once the back office has started on it, the
+// removal is refused whole.
+func TestRemovalWithdrawsAnOpenNewUserRequest(t *testing.T) {
+	each(t, func(t *testing.T, w *world) {
+		newUser := func(m *member.Member) *access.Request {
+			r, err := w.acc.Raise(w.ctx, w.authoriser, access.Input{Type: access.TypeNewUser, SiteID: w.nursing.ID, Email: m.Email,
+				GivenName: m.GivenName, FamilyName: m.FamilyName, JobTitle: m.JobTitle, Role: access.RoleCareProfessional,
+				AttestDirectCare: true, AttestToldMisuse: true, AttestIGTraining: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}
+		m := w.join(w.authoriser, w.nursing, "nina.new@nhs.net")
+		r := newUser(m)
+		out, err := w.svc.Remove(w.ctx, w.authoriser, w.nursing.ID, m.ID, "2026-11-30", "")
+		if err != nil || out.RequestID != r.ID || !strings.Contains(out.Message, "cancelled") {
+			t.Fatalf("remove %+v %v", out, err)
+		}
+		if got := w.request(r.ID); got.State != access.StateCancelled {
+			t.Fatalf("request left %s", got.State)
+		}
+
+		d := w.join(w.authoriser, w.nursing, "dora.deact@nhs.net")
+		r = newUser(d)
+		if out, err := w.svc.Deactivate(w.ctx, w.authoriser, w.nursing.ID, d.ID, "long_term_sickness", ""); err != nil || w.request(r.ID).State != access.StateCancelled {
+			t.Fatalf("deactivate %+v %v", out, err)
+		}
+
+		busy := w.join(w.authoriser, w.nursing, "bea.busy@nhs.net")
+		r = newUser(busy)
+		bo := w.principal(w.person("bo@nhs.net", "back_office").UserID)
+		if _, err := w.acc.Assign(w.ctx, bo, r.ID, ""); err != nil {
+			t.Fatal(err)
+		}
+		_, err = w.svc.Remove(w.ctx, w.authoriser, w.nursing.ID, busy.ID, "2026-11-30", "")
+		wantCode(t, err, errs.Conflict, "Nothing was changed")
+		if got := w.membership(w.nursing, busy.UserID); got.Status != member.MembershipActive {
+			t.Fatalf("half-done removal: %+v", got)
+		}
+	})
+}
