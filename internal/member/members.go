@@ -484,7 +484,20 @@ func (s *Service) UpdateMember(ctx context.Context, p *authz.Principal, siteID, 
 				out.Message += " Request " + r.Ref + " asks the back office to change their e-mail address to " + email + " on their record account too; it changes when the request is completed."
 				changed["requested_email"] = email
 			} else {
-				_, err := tx.Exec(ctx, `UPDATE users SET email = ?, updated_at = ? WHERE id = ?`, email, now, m.UserID)
+				// The address is their sign-in everywhere: one site's
+				// authoriser may change it only for someone who is nobody
+				// else's member.
+				var elsewhere string
+				err := tx.QueryRow(ctx, `SELECT COALESCE(MIN(s.name), '') FROM memberships o JOIN sites s ON s.id = o.site_id
+					WHERE o.user_id = ? AND o.id <> ? AND o.status <> 'deleted'`, m.UserID, m.ID).Scan(&elsewhere)
+				if err != nil {
+					return errs.Wrap(err, "find other memberships")
+				}
+				if elsewhere != "" {
+					return fieldConflict("email", m.Name()+" is also a member of "+elsewhere+
+						", and their e-mail address is how they sign in there too: ask the programme team to change it")
+				}
+				_, err = tx.Exec(ctx, `UPDATE users SET email = ?, updated_at = ? WHERE id = ?`, email, now, m.UserID)
 				if store.IsUniqueViolation(err) {
 					return fieldConflict("email", "Another account already uses "+email)
 				}

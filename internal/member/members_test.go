@@ -3,6 +3,7 @@ package member_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caregate/caregate/internal/access"
 	"github.com/caregate/caregate/internal/errs"
@@ -261,6 +262,24 @@ func TestRemovalWithdrawsAnOpenNewUserRequest(t *testing.T) {
 		wantCode(t, err, errs.Conflict, "Nothing was changed")
 		if got := w.membership(w.nursing, busy.UserID); got.Status != member.MembershipActive {
 			t.Fatalf("half-done removal: %+v", got)
+		}
+	})
+}
+
+// One site's authorisers cannot change the sign-in address of someone who
+// is also a member of another site.
+func TestEmailOfAMemberOfSeveralSites(t *testing.T) {
+	each(t, func(t *testing.T, w *world) {
+		m := w.join(w.authoriser, w.nursing, "nina.new@nhs.net")
+		w.clock.Advance(time.Minute)
+		w.invite(w.other, w.mentalHealth, "nina.new@nhs.net")
+		if _, err := w.svc.Accept(w.ctx, whoAny, w.link("nina.new@nhs.net"), "", ""); err != nil {
+			t.Fatal(err)
+		}
+		_, err := w.svc.UpdateMember(w.ctx, w.authoriser, w.nursing.ID, m.ID, member.MemberEdit{Email: "nina.newman@nhs.net"})
+		wantCode(t, err, errs.Conflict, "Community Mental Health Team")
+		if n := w.count(`SELECT COUNT(*) FROM users WHERE email = 'nina.new@nhs.net'`); n != 1 {
+			t.Fatal("the address changed")
 		}
 	})
 }
