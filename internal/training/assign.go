@@ -181,9 +181,9 @@ func (p *person) name() string { return strings.TrimSpace(p.given + " " + p.fami
 // deleted (pending, active or deactivated).
 func (p *person) hasAccount() bool { return p.acct != nil && p.acct.status != access.AccountDeleted }
 
-// role is the record role the person trains for: their record account's,
-// or Care Professional when they have none yet. (When invitations carry the
-// role the authoriser chose, this is where it would be read.)
+// role is the record role the person trains for: their record account's;
+// before they have one, the role their authoriser chose at invitation (of
+// their earliest active membership that has one); else Care Professional.
 func (p *person) role() string {
 	if p.hasAccount() {
 		if p.acct.role == access.RoleAdministrator {
@@ -199,6 +199,16 @@ func (p *person) role() string {
 		}
 	}
 	return access.RoleCareProfessional
+}
+
+// roleAt is the record role to ask for with a request for the membership
+// m: the one its invitation chose, else as role says. The role and the
+// finishing date of a request then come from the same membership.
+func (p *person) roleAt(m *membership) string {
+	if !p.hasAccount() && m.recordRole != "" {
+		return m.recordRole
+	}
+	return p.role()
 }
 
 // valid reports whether a completion stands at now (micros).

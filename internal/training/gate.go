@@ -126,7 +126,7 @@ func (s *Service) gate(ctx context.Context, tx *store.Tx, actor *authz.Principal
 		job = cmp.Or(site.category, "Not recorded")
 	}
 	in := access.Input{Type: access.TypeNewUser, SiteID: site.siteID, OrganisationID: site.orgID, Email: per.email, GivenName: per.given,
-		FamilyName: per.family, JobTitle: job, Role: per.role(), FinishingDate: site.finishing, AttestDirectCare: true, AttestToldMisuse: true, AttestIGTraining: true,
+		FamilyName: per.family, JobTitle: job, Role: per.roleAt(site), FinishingDate: site.finishing, AttestDirectCare: true, AttestToldMisuse: true, AttestIGTraining: true,
 		SourceKey: key, Notes: "Raised automatically: every assigned training module is complete."}
 	var r *access.Request
 	err = tx.Savepoint(ctx, func() error {

@@ -53,10 +53,6 @@ func (h *Handler) siteView(w http.ResponseWriter, r *http.Request, status int, p
 		h.fail(w, r, err)
 		return
 	}
-	if d.Members, err = h.orgs.Members(ctx, p, id); err != nil {
-		h.fail(w, r, err)
-		return
-	}
 	if h.members != nil && (p.Authorises(id) || p.IsAdmin()) {
 		d.Portal, d.CanManage = true, p.Authorises(id)
 		if d.Invitations, err = h.members.Invitations(ctx, p, id, false); err != nil {
@@ -68,6 +64,10 @@ func (h *Handler) siteView(w http.ResponseWriter, r *http.Request, status int, p
 			return
 		}
 	} else {
+		if d.Members, err = h.orgs.Members(ctx, p, id); err != nil {
+			h.fail(w, r, err)
+			return
+		}
 		d.Training = h.siteTraining(r, id)
 	}
 	pg.Title, pg.Nav, pg.Data = d.Site.Name, "sites", d
