@@ -391,7 +391,8 @@ func (s *Service) ConfirmIntake(ctx context.Context, p *authz.Principal, siteID,
 		}
 		in.count()
 		in.Status = "confirmed"
-		if _, err := tx.Exec(ctx, `UPDATE invitation_intakes SET status = 'confirmed', confirmed_at = ?, created_count = ? WHERE id = ?`,
+		// The file's personal data is not kept once its invitations exist.
+		if _, err := tx.Exec(ctx, `UPDATE invitation_intakes SET status = 'confirmed', content = '', confirmed_at = ?, created_count = ? WHERE id = ?`,
 			s.clock.Now().UnixMicro(), in.Created, id); err != nil {
 			return errs.Wrap(err, "confirm intake")
 		}

@@ -73,6 +73,9 @@ func TestIntakePreviewConfirmAndReupload(t *testing.T) {
 		}
 		_, err = w.svc.ConfirmIntake(w.ctx, w.authoriser, w.nursing.ID, in.ID, true)
 		wantCode(t, err, errs.Conflict, "already been confirmed")
+		if n := w.count(`SELECT COUNT(*) FROM invitation_intakes WHERE id = ? AND content <> ''`, in.ID); n != 0 {
+			t.Fatal("a confirmed file's content is kept")
+		}
 		// The same file again: nobody is invited twice.
 		again, err := w.svc.PreviewIntake(w.ctx, w.authoriser, w.nursing.ID, "intake.csv", data)
 		if err != nil || again.Ready != 0 || again.Skipped != 3 {
