@@ -292,10 +292,16 @@ func (s *Service) List(ctx context.Context, p *authz.Principal, f Filter) ([]*Re
 	return out, next, nil
 }
 
+// OpenSQL is openSQL for a query of another package that reads requests
+// under an alias (e.g. "r."): the one definition of an open request.
+func OpenSQL(alias string) string {
+	return alias + `state NOT IN ('completed', 'rejected', 'cancelled')`
+}
+
 // openSQL selects requests that are not closed (see Closed); overdueSQL
 // those of them past their SLA at the time given.
 const (
-	openSQL    = `state NOT IN ('completed', 'rejected', 'cancelled')`
+	openSQL    = `state NOT IN ('completed', 'rejected', 'cancelled')` // as OpenSQL("")
 	overdueSQL = openSQL + ` AND due_at <> 0 AND due_at < ?`
 )
 

@@ -56,7 +56,10 @@ func (s *Service) finish(ctx context.Context, tx *store.Tx, p *authz.Principal, 
 // completions at the same moment raise one request, a request that was
 // rejected or cancelled is not raised again behind the authoriser's back,
 // and a leaver invited back (a new membership) gets a new one.
-func SourceKey(userID, membershipID string) string { return "training:" + userID + ":" + membershipID }
+func SourceKey(userID, membershipID string) string { return sourcePrefix + userID + ":" + membershipID }
+
+// sourcePrefix begins every source key the gate makes.
+const sourcePrefix = "training:"
 
 // gate raises the person's new-user access request once every mandatory
 // module assigned to them is complete, when they have no record account

@@ -77,7 +77,7 @@ func (s *Service) overview(ctx context.Context, q store.Querier, userID string) 
 	o := s.summarise(cat, per, s.clock.Now())
 	var ref, state string
 	err = q.QueryRow(ctx, `SELECT ref, state FROM access_requests WHERE subject_user_id = ? AND source_key LIKE ? ORDER BY submitted_at DESC, id DESC LIMIT 1`,
-		userID, "training:"+userID+":%").Scan(&ref, &state)
+		userID, sourcePrefix+userID+":%").Scan(&ref, &state)
 	if err != nil && !store.IsNoRows(err) {
 		return nil, errs.Wrap(err, "read request")
 	}

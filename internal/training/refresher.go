@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/caregate/caregate/internal/access"
 	"github.com/caregate/caregate/internal/audit"
 	"github.com/caregate/caregate/internal/errs"
 	"github.com/caregate/caregate/internal/notify"
@@ -207,9 +208,9 @@ func (s *Service) raiseReady(ctx context.Context, now time.Time) (int, error) {
 		AND EXISTS (SELECT 1 FROM training_completions c WHERE c.user_id = m.user_id)
 		AND NOT EXISTS (SELECT 1 FROM record_accounts a WHERE a.user_id = m.user_id AND a.status <> 'deleted')
 		AND NOT EXISTS (SELECT 1 FROM access_requests r WHERE (r.subject_user_id = m.user_id OR r.email = u.email)
-			AND r.state NOT IN ('completed', 'rejected', 'cancelled'))
-		AND NOT EXISTS (SELECT 1 FROM access_requests r WHERE r.source_key = 'training:' || m.user_id || ':' || m.id)
-		ORDER BY m.user_id`)
+			AND `+access.OpenSQL("r.")+`)
+		AND NOT EXISTS (SELECT 1 FROM access_requests r WHERE r.source_key = ? || m.user_id || ':' || m.id)
+		ORDER BY m.user_id`, sourcePrefix)
 	if err != nil {
 		return 0, errs.Wrap(err, "find people ready")
 	}
