@@ -274,10 +274,7 @@ func (s *Service) useJTI(ctx context.Context, key string, expires time.Time) err
 }
 
 func (s *Service) refuseClient(ctx context.Context, who audit.Who, clientID, why string) error {
-	if aerr := s.audit.Append(context.WithoutCancel(ctx), audit.New(who, "record.client.token", "record_client", clientID, audit.Refused,
-		map[string]string{"reason": why})); aerr != nil {
-		s.log.Error("audit of a refused client failed", "err", aerr)
-	}
+	s.auditRefused(ctx, audit.New(who, "record.client.token", "record_client", clientID, audit.Refused, map[string]string{"reason": why}))
 	return errBadClient
 }
 

@@ -59,10 +59,7 @@ func (s *Service) Ingest(ctx context.Context, pub *Publisher, body []byte) ([]St
 		if len(e.Fields) > 0 {
 			d["where"] = e.Fields[0].Field
 		}
-		if aerr := s.audit.Append(context.WithoutCancel(ctx), audit.New(pub.Who(), "record.ingest", "organisation", pub.OrganisationID,
-			audit.Refused, d)); aerr != nil {
-			s.log.Error("audit of a refused ingest failed", "err", aerr)
-		}
+		s.auditRefused(ctx, audit.New(pub.Who(), "record.ingest", "organisation", pub.OrganisationID, audit.Refused, d))
 	}
 	return out, err
 }
@@ -71,10 +68,8 @@ func (s *Service) Ingest(ctx context.Context, pub *Publisher, body []byte) ([]St
 // reading at the limit. It always returns the refusal.
 func (s *Service) RefuseTooLarge(ctx context.Context, pub *Publisher) error {
 	err := errTooLarge(s.cfg.MaxPayload)
-	if aerr := s.audit.Append(context.WithoutCancel(ctx), audit.New(pub.Who(), "record.ingest", "organisation", pub.OrganisationID,
-		audit.Refused, map[string]string{"reason": errs.As(err).Message})); aerr != nil {
-		s.log.Error("audit of a refused ingest failed", "err", aerr)
-	}
+	s.auditRefused(ctx, audit.New(pub.Who(), "record.ingest", "organisation", pub.OrganisationID, audit.Refused,
+		map[string]string{"reason": errs.As(err).Message}))
 	return err
 }
 

@@ -109,10 +109,7 @@ func (s *Service) Launch(ctx context.Context, who audit.Who, token string) (*Lau
 	detail := map[string]string{"via": ViaLaunch}
 	fail := func(code errs.Code, why string) error {
 		detail["reason"] = why
-		if aerr := s.audit.Append(context.WithoutCancel(ctx), audit.New(who, "record.launch", "patient", detail["patient"], audit.Refused,
-			detail)); aerr != nil {
-			s.log.Error("audit of a refused launch failed", "err", aerr)
-		}
+		s.auditRefused(ctx, audit.New(who, "record.launch", "patient", detail["patient"], audit.Refused, detail))
 		return errs.E(code, "The launch was refused: %s.", why)
 	}
 	tok, err := jwt.ParseSigned(strings.TrimSpace(token), signingAlgs)

@@ -230,10 +230,17 @@ func (s *Service) refuse(ctx context.Context, p *authz.Principal, v *Viewer, act
 	for k, val := range detail {
 		d[k] = val
 	}
-	if aerr := s.audit.Append(context.WithoutCancel(ctx), s.event(p, v, action, nhs, audit.Refused, d)); aerr != nil {
-		s.log.Error("audit of a refused record access failed", "err", aerr)
-	}
+	s.auditRefused(ctx, s.event(p, v, action, nhs, audit.Refused, d))
 	return err
+}
+
+// auditRefused writes the event of a refusal. The refusal stands whether or
+// not the event is written (nothing is released either way), and is written
+// even when the request was cancelled meanwhile; a failure is logged.
+func (s *Service) auditRefused(ctx context.Context, ev audit.Event) {
+	if err := s.audit.Append(context.WithoutCancel(ctx), ev); err != nil {
+		s.log.Error("audit of a refusal failed", "action", ev.Action, "err", err)
+	}
 }
 
 // release writes the success event of an access and returns nil only once
