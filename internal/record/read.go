@@ -75,7 +75,7 @@ func (s *Service) Search(ctx context.Context, p *authz.Principal, via string, q 
 		return nil, s.refuse(ctx, p, v, "record.search", "", err, q.describe())
 	}
 	if err := checkQuery(&q); err != nil {
-		return nil, err
+		return nil, s.refuse(ctx, p, v, "record.search", "", err, q.describe())
 	}
 	where, args := q.where()
 	rows, err := s.db.Query(ctx, `SELECT nhs_number, body, birth_date, gender, postcode, updated_at FROM record_resources
@@ -179,7 +179,7 @@ func (s *Service) Record(ctx context.Context, p *authz.Principal, via, nhs strin
 			strings.ReplaceAll(v.Role, "_", " "), strings.ToLower(SectionTitle(section))), detail)
 	}
 	if !ValidNHSNumber(nhs) {
-		return nil, errs.E(errs.Invalid, "That is not a valid NHS number")
+		return nil, s.refuse(ctx, p, v, action, "", errs.E(errs.Invalid, "That is not a valid NHS number"), detail)
 	}
 	view := &View{Section: section, Sections: VisibleSections(v.Role)}
 	if view.Patient, err = s.banner(ctx, nhs); err != nil {
@@ -397,7 +397,7 @@ func (s *Service) SearchResources(ctx context.Context, p *authz.Principal, resou
 	nhs := ""
 	if resourceType == "Patient" {
 		if err := checkQuery(&sp.Query); err != nil {
-			return nil, err
+			return nil, s.refuse(ctx, p, v, "fhir.search", "", err, detail)
 		}
 		for k, val := range sp.Query.describe() {
 			detail[k] = val

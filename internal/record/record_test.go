@@ -318,3 +318,25 @@ func TestSummaryShowsEverySectionBesideALongOne(t *testing.T) {
 		}
 	})
 }
+
+// A search or view with bad input is refused with a clear error and
+// audited as refused, like every other refused access.
+func TestBadQueriesAreAudited(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		cp := f.person("cp51@nhs.net", "RX9", record.RoleCareProfessional, "active")
+		if _, err := f.rec.Search(ctx, cp, record.ViaSearch, record.Query{NHSNumber: "9434765918"}); code(err) != errs.Invalid {
+			t.Fatalf("bad NHS number search: %v", err)
+		}
+		if _, err := f.rec.Record(ctx, cp, record.ViaSearch, "123", ""); code(err) != errs.Invalid {
+			t.Fatalf("bad NHS number view: %v", err)
+		}
+		if _, err := f.rec.SearchResources(ctx, cp, "Patient", record.SearchParams{}); code(err) != errs.Invalid {
+			t.Fatalf("empty FHIR Patient search: %v", err)
+		}
+		if got := f.countEvents("record.search", "refused") + f.countEvents("record.view", "refused") + f.countEvents("fhir.search", "refused"); got != 3 {
+			t.Fatalf("%d refused events, want 3", got)
+		}
+	})
+}
