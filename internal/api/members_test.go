@@ -11,6 +11,7 @@ import (
 	"github.com/caregate/caregate/internal/audit"
 	"github.com/caregate/caregate/internal/authz"
 	members "github.com/caregate/caregate/internal/member"
+	"github.com/caregate/caregate/internal/org"
 	"github.com/caregate/caregate/internal/store"
 	"github.com/caregate/caregate/internal/store/storetest"
 )
@@ -140,7 +141,7 @@ func TestInvitationAPI(t *testing.T) {
 		s.call(t, siteAuthoriser, "POST", "/api/v1/sites/"+s.siteB.ID+"/invitations", bad, 400, map[string]any{"errors.0.field": "email"})
 		past := strings.Replace(body, `"ig_confirmed":true`, `"ig_confirmed":true,"finishing_date":"2020-01-01"`, 1)
 		s.call(t, siteAuthoriser, "POST", "/api/v1/sites/"+s.siteB.ID+"/invitations", strings.Replace(past, "nina@", "nora@", 1), 400, map[string]any{"errors.0.field": "finishing_date"})
-		// Another site's invitation cannot be touched.
+		// Nor can they invite to another site (acting on its invitations: TestInvitationAPICrossSite).
 		s.call(t, siteAuthoriser, "POST", "/api/v1/sites/"+s.siteA.ID+"/invitations", body, 403, nil)
 		r = s.call(t, siteAuthoriser, "POST", "/api/v1/invitations/"+id+"/resend", "", 200, map[string]any{"send_count": float64(2)})
 		s.call(t, siteAuthoriser, "POST", "/api/v1/invitations/"+id+"/cancel", "", 200, map[string]any{"status": "cancelled"})
@@ -157,5 +158,43 @@ func TestInvitationAPI(t *testing.T) {
 		s.call(t, siteAuthoriser, "POST", "/api/v1/sites/"+s.siteB.ID+"/memberships/"+mb.ID+"/remove", `{"leaving_date":"2026-11-30"}`, 200, map[string]any{"member.status": "deleted"})
 		s.call(t, siteAuthoriser, "POST", "/api/v1/sites/"+s.siteB.ID+"/memberships/"+mb.ID+"/deactivate", `{"reason":"other","notes":"x"}`, 409, map[string]any{"detail": contains{"was removed"}})
 		s.call(t, siteAuthoriser, "POST", "/api/v1/sites/"+s.siteA.ID+"/memberships/"+mb.ID+"/deactivate", `{"reason":"other","notes":"x"}`, 403, nil)
+	})
+}
+
+// An authoriser cannot act through the API on another site's invitation,
+// nor reach another site's member through their own site's path.
+func TestInvitationAPICrossSite(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		s := newStack(t, db, stackOpts{})
+		ctx := context.Background()
+		if _, err := s.orgs.AppointAuthoriser(ctx, s.adminP, s.siteA.ID, org.Appointee{Email: "a.lead@nhs.net", GivenName: "Ann", FamilyName: "Lead"}); err != nil {
+			t.Fatal(err)
+		}
+		u, err := s.users.UserByEmail(ctx, "a.lead@nhs.net")
+		if err != nil {
+			t.Fatal(err)
+		}
+		aLead, err := authz.Load(ctx, db, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i, err := s.members.Invite(ctx, aLead, s.siteA.ID, members.InvitationInput{GivenName: "Ivy", FamilyName: "Other", Email: "ivy.other@nhs.net",
+			Phone: "0113 496 0000", JobTitle: "Nurse", JobCategory: "Nursing and midwifery", RecordRole: accessreq.RoleCareProfessional, IGConfirmed: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := `{"given_name":"Ivy","family_name":"Other","email":"ivy.other@nhs.net","phone":"0113 496 0000","job_title":"Nurse",` +
+			`"job_category":"Nursing and midwifery","record_role":"care_professional","ig_confirmed":true}`
+		s.call(t, siteAuthoriser, "PUT", "/api/v1/invitations/"+i.ID, body, 403, nil)
+		s.call(t, siteAuthoriser, "POST", "/api/v1/invitations/"+i.ID+"/resend", "", 403, nil)
+		s.call(t, siteAuthoriser, "POST", "/api/v1/invitations/"+i.ID+"/cancel", "", 403, nil)
+		s.call(t, siteAuthoriser, "GET", "/api/v1/invitations/"+i.ID, "", 403, nil)
+		// A member of site B reached through site A's path is not there.
+		mb := s.siteBMember(t)
+		s.call(t, siteAuthoriser, "GET", "/api/v1/sites/"+s.siteB.ID+"/memberships/"+mb.ID, "", 200, nil)
+		s.call(t, admin, "GET", "/api/v1/sites/"+s.siteA.ID+"/memberships/"+mb.ID, "", 404, nil)
+		if got, _ := s.members.Invitation(ctx, aLead, i.ID); got.Status != members.InvitationPending || got.SendCount != 1 {
+			t.Fatalf("another site's authoriser changed the invitation: %+v", got)
+		}
 	})
 }
