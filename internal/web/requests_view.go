@@ -28,7 +28,10 @@ func (a requestActions) Any() bool {
 
 func actionsFor(p *authz.Principal, r *accessreq.Request) requestActions {
 	desk, bo := p.StaffsServiceDesk(r.OrganisationID), p.Has(authz.BackOffice)
-	raiser := r.SubmittedBy == p.UserID || (r.SiteID != "" && p.Authorises(r.SiteID))
+	// As the domain's rule for answering and cancelling: the submitter, or
+	// anyone who may raise requests there (its service desk, the site's
+	// authorisers).
+	raiser := r.SubmittedBy == p.UserID || desk || (r.SiteID != "" && p.Authorises(r.SiteID))
 	// A request waiting for information belongs to the stage it left: the
 	// service desk's before validation, the back office's after.
 	stage := r.State
