@@ -47,6 +47,7 @@ type DB struct {
 
 	stmts  sync.Map     // query text -> *sql.Stmt prepared on R (see prepared)
 	nstmts atomic.Int32 // how many stmts holds
+	wstmts sync.Map     // query text -> *sql.Stmt prepared on W (see Tx.ExecHot)
 
 	ck            *sql.DB // SQLite: the checkpointer's connection
 	stop, stopped chan struct{}
@@ -184,11 +185,13 @@ func (db *DB) checkpointer() {
 
 // Close closes the prepared statements and both pools.
 func (db *DB) Close() error {
-	db.stmts.Range(func(k, v any) bool {
-		v.(*sql.Stmt).Close()
-		db.stmts.Delete(k)
-		return true
-	})
+	for _, m := range []*sync.Map{&db.stmts, &db.wstmts} {
+		m.Range(func(k, v any) bool {
+			v.(*sql.Stmt).Close()
+			m.Delete(k)
+			return true
+		})
+	}
 	if db.ck != nil {
 		db.closeOnce.Do(func() {
 			close(db.stop)
@@ -261,6 +264,14 @@ const maxStmts = 1000
 // hot reads (a record view is a dozen small queries, with authentication)
 // that parsing cost more than the queries themselves. PostgreSQL's driver
 // caches its prepared statements itself, as in Tx.stmt.
+//
+// SQLite still recompiles a prepared statement each time it is bound when
+// the plan may depend on a parameter's value: when statistics of
+// sqlite_stat4 exist (so CareGate does not ANALYZE SQLite databases), and
+// when a parameter is compared with a column the way a partial index's
+// WHERE compares it with a constant (resource_type = ? against
+// record_resources_name's resource_type = 'Patient'). Hot queries compare
+// such columns in Go or with a literal instead.
 func (db *DB) prepared(ctx context.Context, q string) *sql.Stmt {
 	if db.Dialect != SQLite {
 		return nil
@@ -404,6 +415,45 @@ func (t *Tx) Exec(ctx context.Context, q string, args ...any) (sql.Result, error
 		return st.ExecContext(ctx, args...)
 	}
 	return t.tx.ExecContext(ctx, q, args...)
+}
+
+// PrepareHot prepares write statements that run in transaction after
+// transaction, such as the audit chain's, on SQLite's writing connection,
+// to be kept until the database closes; ExecHot and QueryRowHot then run
+// them without parsing them again (Exec keeps a statement only until its
+// transaction ends). Call it outside any transaction: it waits for the
+// writing connection. Elsewhere than SQLite it does nothing.
+func (db *DB) PrepareHot(ctx context.Context, qs ...string) error {
+	if db.Dialect != SQLite {
+		return nil
+	}
+	for _, q := range qs {
+		st, err := db.W.PrepareContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("prepare: %w", err)
+		}
+		if _, loaded := db.wstmts.LoadOrStore(q, st); loaded {
+			st.Close()
+		}
+	}
+	return nil
+}
+
+// ExecHot runs q in the transaction, as prepared by PrepareHot if it was.
+func (t *Tx) ExecHot(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if v, ok := t.db.wstmts.Load(q); ok {
+		return t.tx.StmtContext(ctx, v.(*sql.Stmt)).ExecContext(ctx, args...)
+	}
+	return t.Exec(ctx, q, args...)
+}
+
+// QueryRowHot runs the single-row query q in the transaction, as prepared
+// by PrepareHot if it was.
+func (t *Tx) QueryRowHot(ctx context.Context, q string, args ...any) *sql.Row {
+	if v, ok := t.db.wstmts.Load(q); ok {
+		return t.tx.StmtContext(ctx, v.(*sql.Stmt)).QueryRowContext(ctx, args...)
+	}
+	return t.QueryRow(ctx, q, args...)
 }
 
 // Query runs a query in the transaction.
