@@ -45,6 +45,8 @@ const maxBatch = 256
 // NewLog returns a Log writing to db; Close stops its group-commit writer.
 func NewLog(db *store.DB, c clock.Clock) *Log {
 	l := &Log{db: db, clock: c, queue: make(chan *pending, 4096), stop: make(chan struct{})}
+	// Failing to prepare is not fatal: the statements then run unprepared.
+	_ = db.PrepareHot(context.Background(), append(insertSizes(), headLock, headAdvance)...)
 	l.stopped.Add(1)
 	go l.writer()
 	return l
@@ -201,9 +203,37 @@ func (l *Log) chain(evs []*Event, seq int64, prev string) ([]any, int64, string)
 	return args, seq, prev
 }
 
+// The statements of appendTx: the head read (locked on PostgreSQL) and
+// advanced, and the inserts of 64, 16, 4 and 1 events (a group is written
+// in those sizes so that SQLite can keep the few statements prepared).
+const (
+	headLock    = `SELECT seq, hash FROM audit_head WHERE id = 1`
+	headAdvance = `UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`
+)
+
+var insertRows = []int{64, 16, 4, 1}
+
+// insertStatements holds the insert of each size in insertRows.
+var insertStatements = func() map[int]string {
+	m := map[int]string{}
+	for _, n := range insertRows {
+		q := insertPrefix + strings.Repeat("(?,?,?,?,?,?,?,?,?,?,?,?,?),", n)
+		m[n] = q[:len(q)-1]
+	}
+	return m
+}()
+
+func insertSizes() []string {
+	var qs []string
+	for _, n := range insertRows {
+		qs = append(qs, insertStatements[n])
+	}
+	return qs
+}
+
 // appendTx chains evs after the current head and inserts them in tx.
 func (l *Log) appendTx(ctx context.Context, tx *store.Tx, evs []*Event) error {
-	lock := `SELECT seq, hash FROM audit_head WHERE id = 1`
+	lock := headLock
 	if tx.Dialect() == store.Postgres {
 		// Row lock on the head serialises appenders across processes. SQLite
 		// needs none: the transaction began IMMEDIATE and is the only writer.
@@ -211,19 +241,24 @@ func (l *Log) appendTx(ctx context.Context, tx *store.Tx, evs []*Event) error {
 	}
 	var seq int64
 	var prev string
-	if err := tx.QueryRow(ctx, lock).Scan(&seq, &prev); err != nil {
+	if err := tx.QueryRowHot(ctx, lock).Scan(&seq, &prev); err != nil {
 		return fmt.Errorf("lock audit head: %w", err)
 	}
 	args, seq, prev := l.chain(evs, seq, prev)
-	const perInsert = 64
-	for start := 0; start < len(evs); start += perInsert {
-		end := min(start+perInsert, len(evs))
-		q := insertPrefix + strings.Repeat("(?,?,?,?,?,?,?,?,?,?,?,?,?),", end-start)
-		if _, err := tx.Exec(ctx, q[:len(q)-1], args[13*start:13*end]...); err != nil {
+	for start := 0; start < len(evs); {
+		n := 1
+		for _, size := range insertRows {
+			if len(evs)-start >= size {
+				n = size
+				break
+			}
+		}
+		if _, err := tx.ExecHot(ctx, insertStatements[n], args[13*start:13*(start+n)]...); err != nil {
 			return fmt.Errorf("insert audit events: %w", err)
 		}
+		start += n
 	}
-	if _, err := tx.Exec(ctx, `UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`, seq, prev); err != nil {
+	if _, err := tx.ExecHot(ctx, headAdvance, seq, prev); err != nil {
 		return fmt.Errorf("advance audit head: %w", err)
 	}
 	return nil
