@@ -181,7 +181,7 @@ func (s *Service) ListUsers(ctx context.Context, q string, limit int) ([]*User, 
 		limit = 200
 	}
 	like := "%" + strings.ToLower(strings.TrimSpace(q)) + "%"
-	rows, err := s.db.Query(ctx, `SELECT `+userColumns+` FROM users
+	rows, err := s.db.Query(ctx, `SELECT `+userColumns+` FROM users u
 		WHERE email LIKE ? OR LOWER(given_name || ' ' || family_name) LIKE ? ORDER BY email LIMIT ?`, like, like, limit)
 	if err != nil {
 		return nil, errs.Wrap(err, "list users")
@@ -197,12 +197,6 @@ func (s *Service) ListUsers(ctx context.Context, q string, limit int) ([]*User, 
 	}
 	if err := rows.Err(); err != nil {
 		return nil, errs.Wrap(err, "list users")
-	}
-	rows.Close()
-	for _, u := range out {
-		if err := loadRoles(ctx, s.db, u); err != nil {
-			return nil, errs.Wrap(err, "load roles")
-		}
 	}
 	return out, nil
 }

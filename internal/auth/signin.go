@@ -203,8 +203,10 @@ func (s *Service) Session(ctx context.Context, token string) (*Session, *User, e
 	h := ident.Hash(token)
 	var sess Session
 	var created, seen, expires int64
-	err := s.db.QueryRow(ctx, `SELECT id_hash, user_id, state, pending_totp, created_at, last_seen_at, expires_at
-		FROM sessions WHERE id_hash = ?`, h).Scan(&sess.IDHash, &sess.UserID, &sess.State, &sess.PendingTOTP, &created, &seen, &expires)
+	// The session and its user in one query (this runs on every request).
+	u, err := scanUser(s.db.QueryRow(ctx, `SELECT `+userColumns+`, s.id_hash, s.user_id, s.state, s.pending_totp, s.created_at, s.last_seen_at, s.expires_at
+		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = ?`, h),
+		&sess.IDHash, &sess.UserID, &sess.State, &sess.PendingTOTP, &created, &seen, &expires)
 	if store.IsNoRows(err) {
 		return nil, nil, errs.E(errs.Unauthenticated, "Your session has ended. Sign in again.")
 	}
@@ -217,8 +219,7 @@ func (s *Service) Session(ctx context.Context, token string) (*Session, *User, e
 		_, _ = s.db.Exec(ctx, `DELETE FROM sessions WHERE id_hash = ?`, h)
 		return nil, nil, errs.E(errs.Unauthenticated, "Your session has timed out. Sign in again.")
 	}
-	u, err := getUser(ctx, s.db, "id = ?", sess.UserID)
-	if err != nil || u.Status != StatusActive {
+	if u.Status != StatusActive {
 		return nil, nil, errs.E(errs.Unauthenticated, "Your session has ended. Sign in again.")
 	}
 	if now.Sub(sess.LastSeen) > time.Minute {
@@ -310,4 +311,18 @@ func itoa(n int) string {
 		n /= 10
 	}
 	return string(b[i:])
+}
+
+// Now is the time by the service's clock (the one session lifetimes are
+// measured by).
+func (s *Service) Now() time.Time { return s.clock.Now() }
+
+// SessionDeadline is when sess ends if it is not used again: its absolute
+// end, or its idle timeout from when it was last seen.
+func (s *Service) SessionDeadline(sess *Session) time.Time {
+	idle := sess.LastSeen.Add(s.cfg.IdleTimeout)
+	if idle.Before(sess.ExpiresAt) {
+		return idle
+	}
+	return sess.ExpiresAt
 }

@@ -113,14 +113,11 @@ func (s *Service) AuthenticateToken(ctx context.Context, secret string) (*User, 
 		return nil, bad
 	}
 	h := ident.Hash(secret)
-	var id, userID string
+	var id string
 	var revoked, used int64
-	err := s.db.QueryRow(ctx, `SELECT id, user_id, revoked_at, last_used_at FROM api_tokens WHERE token_hash = ?`, h).Scan(&id, &userID, &revoked, &used)
-	if err != nil || revoked != 0 {
-		return nil, bad
-	}
-	u, err := getUser(ctx, s.db, "id = ?", userID)
-	if err != nil || u.Status != StatusActive {
+	u, err := scanUser(s.db.QueryRow(ctx, `SELECT `+userColumns+`, t.id, t.revoked_at, t.last_used_at
+		FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?`, h), &id, &revoked, &used)
+	if err != nil || revoked != 0 || u.Status != StatusActive {
 		return nil, bad
 	}
 	now := s.clock.Now()

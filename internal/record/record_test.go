@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caregate/caregate/internal/errs"
 	"github.com/caregate/caregate/internal/record"
@@ -339,4 +340,48 @@ func TestBadQueriesAreAudited(t *testing.T) {
 			t.Fatalf("%d refused events, want 3", got)
 		}
 	})
+}
+
+func TestServedCarriesTheServersIDAndMeta(t *testing.T) {
+	at := time.Date(2026, 11, 3, 10, 4, 5, 0, time.UTC)
+	for name, body := range map[string]string{
+		"no meta":        `{"resourceType":"Condition","id":"supplier-1","code":{"text":"Asthma <mild> & \"controlled\""}}`,
+		"meta kept":      `{"resourceType":"Condition","id":"supplier-1","meta":{"profile":["https://fhir.hl7.org.uk/StructureDefinition/UKCore-Condition"],"versionId":"9","source":"x"},"code":{"text":"Asthma <mild> & \"controlled\""}}`,
+		"meta not a map": `{"meta":"odd","resourceType":"Condition","code":{"text":"Asthma <mild> & \"controlled\""},"id":"supplier-1"}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := &record.Resource{ID: "srv-7", Type: "Condition", Body: []byte(body), Version: 3, UpdatedAt: at, ODS: "RWE"}
+			b, err := r.Served()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(r.Body) != body {
+				t.Fatal("serving changed the stored body")
+			}
+			var m struct {
+				ResourceType, ID string
+				Code             struct{ Text string }
+				Meta             struct {
+					VersionID, LastUpdated, Source string
+					Profile                        []string
+				}
+			}
+			if err := json.Unmarshal(b, &m); err != nil {
+				t.Fatalf("served JSON does not parse: %v\n%s", err, b)
+			}
+			if m.ResourceType != "Condition" || m.ID != "srv-7" || m.Code.Text != `Asthma <mild> & "controlled"` {
+				t.Errorf("served %s", b)
+			}
+			if m.Meta.VersionID != "3" || m.Meta.LastUpdated != "2026-11-03T10:04:05Z" ||
+				m.Meta.Source != "https://fhir.nhs.uk/Id/ods-organization-code|RWE" {
+				t.Errorf("meta %+v", m.Meta)
+			}
+			if (name == "meta kept") != (len(m.Meta.Profile) == 1) {
+				t.Errorf("profile %v", m.Meta.Profile)
+			}
+		})
+	}
+	if _, err := (&record.Resource{Body: []byte(`[1]`)}).Served(); err == nil {
+		t.Error("a stored body that is not an object was served")
+	}
 }
