@@ -93,6 +93,47 @@ func TestTwoServersOnePostgres(t *testing.T) {
 		}
 	})
 
+	// Each server remembers the callers it identified (httpauth.RememberFor);
+	// a change made through the other server must still take effect at
+	// once, through the database's auth_generation count.
+	t.Run("revocations reach the other server at once", func(t *testing.T) {
+		boss := addUser(t, a, "rita.roles@nhs.net", "", auth.RoleAdmin)
+		token, tok, err := a.Users.CreateToken(ctx, audit.System, boss.ID, "remembered")
+		if err != nil {
+			t.Fatal(err)
+		}
+		call := func(srv, path string) int {
+			req, _ := http.NewRequest("GET", srv+path, nil)
+			req.Header.Set("Authorization", "Bearer "+token)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			return res.StatusCode
+		}
+		for range 3 { // identified once, then remembered
+			if got := call(srvA.URL, "/api/v1/users"); got != http.StatusOK {
+				t.Fatalf("GET /api/v1/users on A as an administrator = %d", got)
+			}
+		}
+		if err := b.Users.SetRoles(ctx, audit.System, boss.ID, nil); err != nil {
+			t.Fatal(err)
+		}
+		if got := call(srvA.URL, "/api/v1/users"); got != http.StatusForbidden {
+			t.Fatalf("GET /api/v1/users on A after B withdrew the role = %d, want 403", got)
+		}
+		if got := call(srvA.URL, "/api/v1/me"); got != http.StatusOK {
+			t.Fatalf("GET /api/v1/me on A = %d", got)
+		}
+		if err := b.Users.RevokeToken(ctx, audit.System, boss.ID, tok.ID); err != nil {
+			t.Fatal(err)
+		}
+		if got := call(srvA.URL, "/api/v1/me"); got != http.StatusUnauthorized {
+			t.Fatalf("GET /api/v1/me on A after B revoked the token = %d, want 401", got)
+		}
+	})
+
 	t.Run("lock-out across servers", func(t *testing.T) {
 		victim := addUser(t, b, "vic.locked@nhs.net", testSecret)
 		br := newBrowser(t)

@@ -65,6 +65,7 @@ type Authenticator struct {
 	csrfKey    []byte
 	trustProxy bool
 	secure     bool
+	memory     memory // callers recently identified (see RememberFor)
 }
 
 // New returns an Authenticator. csrfKey is shared by every instance (it lives
@@ -104,21 +105,36 @@ func (a *Authenticator) Identify(next http.Handler) http.Handler {
 		c := &Caller{IP: a.ClientIP(r), UserAgent: r.UserAgent()}
 		ctx := r.Context()
 		if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
-			if u, err := a.users.AuthenticateToken(ctx, strings.TrimSpace(h[7:])); err == nil {
-				if p, err := authz.Load(ctx, a.db, u); err == nil {
-					p.IP, p.UserAgent, p.ViaToken = c.IP, c.UserAgent, true
-					c.User, c.Principal = u, p
+			secret := strings.TrimSpace(h[7:])
+			key := "t:" + ident.Hash(secret)
+			gen, genOK := a.generation(ctx)
+			if !genOK || !a.recall(key, gen, c) {
+				if u, err := a.users.AuthenticateToken(ctx, secret); err == nil {
+					if p, err := authz.Load(ctx, a.db, u); err == nil {
+						p.IP, p.UserAgent, p.ViaToken = c.IP, c.UserAgent, true
+						c.User, c.Principal = u, p
+						if genOK {
+							a.remember(key, gen, c)
+						}
+					}
+				} else {
+					c.Token = "invalid-bearer" // a bad token is refused, never treated as anonymous
 				}
-			} else {
-				c.Token = "invalid-bearer" // a bad token is refused, never treated as anonymous
 			}
 		} else if ck, err := r.Cookie(SessionCookie); err == nil && ck.Value != "" {
-			if sess, u, err := a.users.Session(ctx, ck.Value); err == nil {
+			key := "s:" + ident.Hash(ck.Value)
+			gen, genOK := a.generation(ctx)
+			if genOK && a.recall(key, gen, c) {
+				c.Token = ck.Value
+			} else if sess, u, err := a.users.Session(ctx, ck.Value); err == nil {
 				c.Session, c.User, c.Token = sess, u, ck.Value
 				if sess.State == auth.StateFull {
 					if p, err := authz.Load(ctx, a.db, u); err == nil {
 						p.IP, p.UserAgent = c.IP, c.UserAgent
 						c.Principal = p
+						if genOK {
+							a.remember(key, gen, c) // only fully signed-in sessions
+						}
 					}
 				}
 			}

@@ -1,0 +1,107 @@
+package httpauth
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/caregate/caregate/internal/auth"
+	"github.com/caregate/caregate/internal/authz"
+)
+
+// RememberFor is how long an instance remembers a caller it identified, at
+// most: identifying a caller (the session or token, the account and its
+// roles) was half the CPU of a record read. Nothing is remembered past a
+// change that could alter the caller: every such change moves the
+// auth_generation count in the database (triggers keep it; see migration
+// 0007), every request with credentials reads the count, and a remembered
+// caller is used only while the count is the one it was identified under.
+// A sign-out, a deactivation, a withdrawn role thus takes effect at once
+// on every instance. The limit bounds how long a session's last use goes
+// unrecorded, and a session is never remembered past its own end.
+const RememberFor = 30 * time.Second
+
+// maxRemembered bounds the callers remembered; when full, all are forgotten.
+const maxRemembered = 50000
+
+// remembered is a caller identified under generation gen.
+type remembered struct {
+	gen   int64
+	until time.Time
+	user  auth.User
+	sess  *auth.Session // nil for an API token
+	p     authz.Principal
+}
+
+type memory struct {
+	mu sync.RWMutex
+	m  map[string]*remembered
+}
+
+func (m *memory) get(key string) *remembered {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.m[key]
+}
+
+func (m *memory) put(key string, r *remembered) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.m == nil || len(m.m) >= maxRemembered {
+		m.m = map[string]*remembered{}
+	}
+	m.m[key] = r
+}
+
+// generation reads the auth_generation count; ok is false if it cannot be
+// read, and then nothing is remembered or recalled.
+func (a *Authenticator) generation(ctx context.Context) (gen int64, ok bool) {
+	if err := a.db.QueryRow(ctx, `SELECT gen FROM auth_generation WHERE id = 1`).Scan(&gen); err != nil {
+		return 0, false
+	}
+	return gen, true
+}
+
+// recall fills c from a caller remembered under key, if there is one that
+// is still good at generation gen; each request gets its own copies.
+func (a *Authenticator) recall(key string, gen int64, c *Caller) bool {
+	r := a.memory.get(key)
+	if r == nil || r.gen != gen || !a.users.Now().Before(r.until) {
+		return false
+	}
+	u := r.user
+	u.Roles = slices.Clone(u.Roles)
+	p := r.p
+	p.Global, p.AuthoriserOf, p.ServiceDeskOf, p.MemberOf = slices.Clone(p.Global), slices.Clone(p.AuthoriserOf),
+		slices.Clone(p.ServiceDeskOf), slices.Clone(p.MemberOf)
+	p.IP, p.UserAgent = c.IP, c.UserAgent
+	c.User, c.Principal = &u, &p
+	if r.sess != nil {
+		s := *r.sess
+		c.Session = &s
+	}
+	return true
+}
+
+// remember keeps a fully identified caller under key at generation gen
+// (read before the caller was loaded, so that a change committed meanwhile
+// makes the next request identify it afresh).
+func (a *Authenticator) remember(key string, gen int64, c *Caller) {
+	if c.Principal == nil || c.User == nil {
+		return
+	}
+	now := a.users.Now()
+	r := &remembered{gen: gen, until: now.Add(RememberFor), user: *c.User, p: *c.Principal}
+	r.user.Roles = slices.Clone(r.user.Roles)
+	r.p.Global, r.p.AuthoriserOf, r.p.ServiceDeskOf, r.p.MemberOf = slices.Clone(r.p.Global), slices.Clone(r.p.AuthoriserOf),
+		slices.Clone(r.p.ServiceDeskOf), slices.Clone(r.p.MemberOf)
+	if c.Session != nil {
+		s := *c.Session
+		r.sess = &s
+		if d := a.users.SessionDeadline(&s); d.Before(r.until) {
+			r.until = d
+		}
+	}
+	a.memory.put(key, r)
+}
