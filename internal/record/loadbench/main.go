@@ -57,6 +57,7 @@ import (
 // targets is what serve tells load.
 type targets struct {
 	App, Unaudited, Plain string   // base URLs
+	CPU                   string   // the server's CPU time used so far (user+system, in µs)
 	Token                 string   // the Care Professional's API token
 	Cookie                string   // their portal session
 	PatientIDs            []string // FHIR Patient ids
@@ -167,6 +168,16 @@ func serve(args []string) error {
 	if t.Unaudited, err = listen(a.Auth.Identify(qmux)); err != nil {
 		return err
 	}
+	// The server's CPU time, so that load can report each scenario's CPU
+	// per request: on a machine shared with other work, throughput and
+	// latency vary from run to run, CPU per request far less.
+	if t.CPU, err = listen(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var ru syscall.Rusage
+		syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+		fmt.Fprint(w, ru.Utime.Nano()/1000+ru.Stime.Nano()/1000)
+	})); err != nil {
+		return err
+	}
 	fixed := []byte(`{"resourceType":"Patient","id":"fixed"}`)
 	if t.Plain, err = listen(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/fhir+json")
@@ -236,6 +247,22 @@ type result struct {
 	n, errors int64
 	rps       float64
 	p50, p99  time.Duration
+	cpu       time.Duration // the server's CPU time over the scenario
+}
+
+// serverCPU reads the server's CPU time so far (zero if it does not say).
+func serverCPU(url string) time.Duration {
+	if url == "" {
+		return 0
+	}
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	var us int64
+	fmt.Fscan(resp.Body, &us)
+	return time.Duration(us) * time.Microsecond
 }
 
 func load(args []string) error {
@@ -298,7 +325,9 @@ func load(args []string) error {
 	spent := make([]time.Duration, len(scenarios))
 	for round := 0; round < *rounds; round++ {
 		for i, sc := range scenarios {
+			cpu0 := serverCPU(t.CPU)
 			r, l, el := run(sc.name, sc.mk, *conns, *dur/time.Duration(*rounds))
+			acc[i].cpu += serverCPU(t.CPU) - cpu0
 			acc[i].name = sc.name
 			acc[i].n += r.n
 			acc[i].errors += r.errors
@@ -311,8 +340,8 @@ func load(args []string) error {
 		r := &res[i]
 		r.rps = float64(r.n) / spent[i].Seconds()
 		r.p50, r.p99 = quantile(lats[i], 0.5), quantile(lats[i], 0.99)
-		fmt.Printf("%-30s %8d req %6d err %9.0f req/s  p50 %7.2f ms  p99 %7.2f ms\n", r.name, r.n, r.errors, r.rps,
-			float64(r.p50.Microseconds())/1000, float64(r.p99.Microseconds())/1000)
+		fmt.Printf("%-30s %8d req %6d err %9.0f req/s  p50 %7.2f ms  p99 %7.2f ms  server CPU %5.0f µs/req\n", r.name, r.n, r.errors, r.rps,
+			float64(r.p50.Microseconds())/1000, float64(r.p99.Microseconds())/1000, float64(r.cpu.Microseconds())/float64(max(r.n, 1)))
 	}
 	if len(res) != 5 {
 		return nil
@@ -320,6 +349,8 @@ func load(args []string) error {
 	plain := res[0].rps
 	fmt.Printf("\nratios to the plain handler: FHIR audited %.3f, summary audited %.3f\n", res[2].rps/plain, res[4].rps/plain)
 	fmt.Printf("audited / unaudited throughput: FHIR %.3f, summary %.3f (target ≥ 0.5)\n", res[2].rps/res[1].rps, res[4].rps/res[3].rps)
+	cpu := func(r result) float64 { return float64(r.cpu) / float64(max(r.n, 1)) }
+	fmt.Printf("server CPU per request, plain / audited: FHIR %.3f, summary %.3f\n", cpu(res[0])/cpu(res[2]), cpu(res[0])/cpu(res[4]))
 	return nil
 }
 
