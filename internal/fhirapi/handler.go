@@ -127,9 +127,17 @@ func (h *Handler) metadata(w http.ResponseWriter, r *http.Request) {
 				map[string]any{"name": "address-postalcode", "type": "string"},
 			}
 		}
-		resources = append(resources, map[string]any{"type": t, "interaction": []any{
+		res := map[string]any{"type": t, "interaction": []any{
 			map[string]any{"code": "read"}, map[string]any{"code": "search-type"}, map[string]any{"code": "update"}, map[string]any{"code": "create"}},
-			"searchParam": params})
+			"searchParam": params}
+		if t == "Patient" {
+			res["documentation"] = "A Patient search discloses only what is needed to pick the right person: each match is a Patient " +
+				"tagged SUBSETTED carrying only its id, the NHS number identifier, name, birthDate, gender and the postcode district " +
+				"(address.postalCode), one per NHS number. At most 20 people are returned, ordered by NHS number, with no paging: when " +
+				"more match, Bundle.total says how many and an OperationOutcome entry (search.mode outcome) asks for a narrower search. " +
+				"The full Patient (address, telecom, GP) is a read of Patient/{id}, which is audited as a view of that person's record."
+		}
+		resources = append(resources, res)
 	}
 	h.write(w, http.StatusOK, map[string]any{
 		"resourceType": "CapabilityStatement", "status": "active", "date": "2026-11-27", "kind": "instance", "fhirVersion": "4.0.1",
@@ -206,12 +214,13 @@ func (h *Handler) search(w http.ResponseWriter, r *http.Request) {
 			sp.Query.NHSNumber = val
 		}
 	}
-	rs, err := h.rec.SearchResources(r.Context(), httpauth.From(r.Context()).Principal, typ, sp)
+	set, err := h.rec.SearchResources(r.Context(), httpauth.From(r.Context()).Principal, typ, sp)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	entries := make([]any, 0, len(rs))
+	rs := set.Resources
+	entries := make([]any, 0, len(rs)+1)
 	for i := range rs {
 		b, err := rs[i].Served()
 		if err != nil {
@@ -221,7 +230,15 @@ func (h *Handler) search(w http.ResponseWriter, r *http.Request) {
 		entries = append(entries, map[string]any{"fullUrl": h.base(r) + "/" + rs[i].Type + "/" + rs[i].ID, "resource": json.RawMessage(b),
 			"search": map[string]any{"mode": "match"}})
 	}
-	h.write(w, http.StatusOK, map[string]any{"resourceType": "Bundle", "type": "searchset", "total": len(rs), "entry": entries})
+	if set.Total > len(rs) {
+		// A Patient search stops at 20 people and is not paged: the
+		// client is told, in the searchset itself, to narrow it.
+		entries = append(entries, map[string]any{"search": map[string]any{"mode": "outcome"}, "resource": map[string]any{
+			"resourceType": "OperationOutcome", "issue": []any{map[string]any{"severity": "warning", "code": "too-costly",
+				"diagnostics": itoa(set.Total) + " patients match; only the first " + itoa(len(rs)) + " (by NHS number) are returned. " +
+					"Narrow the search (given name, gender, postcode) or search by NHS number."}}}})
+	}
+	h.write(w, http.StatusOK, map[string]any{"resourceType": "Bundle", "type": "searchset", "total": set.Total, "entry": entries})
 }
 
 func firstOf(ss ...string) string {

@@ -253,6 +253,11 @@ func TestRecordViewer(t *testing.T) {
 		if status != http.StatusOK || !strings.Contains(body, `"total":1`) {
 			t.Errorf("FHIR Patient search: %d %s", status, body)
 		}
+		// A search result is a minimal Patient; the whole one is a read.
+		if strings.Contains(body, "Mill Lane") || strings.Contains(body, "Meadow Lane") || !strings.Contains(body, `"SUBSETTED"`) ||
+			!strings.Contains(body, `"postalCode":"LE2"`) || !strings.Contains(body, `"id":"`+rr.ids["Patient"]+`"`) {
+			t.Errorf("FHIR Patient search discloses more than needed: %s", body)
+		}
 		if status, body = e.fhirGet(rr.cp, "/fhir/R4/metadata"); status != http.StatusOK || !strings.Contains(body, "CapabilityStatement") {
 			t.Errorf("metadata: %d", status)
 		}
