@@ -288,25 +288,9 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, errs.E(errs.Invalid, "The body could not be read"))
 		return
 	}
-	if typ := r.PathValue("type"); typ != "" {
-		var head struct {
-			ResourceType string `json:"resourceType"`
-			ID           string `json:"id"`
-		}
-		if json.Unmarshal(body, &head) == nil {
-			if head.ResourceType != typ {
-				h.fail(w, r, &errs.Error{Code: errs.Invalid, Message: "The body is a " + head.ResourceType + ", not a " + typ,
-					Fields: []errs.FieldError{{Field: typ + ".resourceType", Message: "does not match the address"}}})
-				return
-			}
-			if id := r.PathValue("id"); id != "" && head.ID != id {
-				h.fail(w, r, &errs.Error{Code: errs.Invalid, Message: "The resource's id does not match the address",
-					Fields: []errs.FieldError{{Field: typ + ".id", Message: "must be " + id}}})
-				return
-			}
-		}
-	}
-	out, err := h.rec.Ingest(r.Context(), pub, body)
+	// The body is parsed once, by the record, which also checks that it
+	// is what its address names (and audits a refusal).
+	out, err := h.rec.IngestAt(r.Context(), pub, record.Target{Type: r.PathValue("type"), ID: r.PathValue("id")}, body)
 	if err != nil {
 		h.fail(w, r, err)
 		return

@@ -15,18 +15,18 @@ import (
 
 // patients is a transaction Bundle of Patients only, all with the same
 // family name and date of birth.
-func patients(prefix, family string, numbers []string) []byte {
-	var es []any
+func patients(t *testing.T, prefix, family string, numbers []string) []byte {
+	t.Helper()
+	var rs []string
 	for i, n := range numbers {
-		r := map[string]any{"resourceType": "Patient", "id": fmt.Sprintf("%s%d", prefix, i),
+		b, _ := json.Marshal(map[string]any{"resourceType": "Patient", "id": fmt.Sprintf("%s%d", prefix, i),
 			"identifier": []any{map[string]any{"system": record.NHSNumberSystem, "value": n}},
 			"name":       []any{map[string]any{"family": family, "given": []any{"Sam"}, "prefix": []any{"Mx"}}}, "birthDate": "1980-01-02",
 			"gender": "other", "telecom": []any{map[string]any{"system": "phone", "value": "0113 496 0000"}},
-			"address": []any{map[string]any{"line": []any{"9 Secret Row"}, "postalCode": "LS1 4AP"}}}
-		es = append(es, map[string]any{"resource": r})
+			"address": []any{map[string]any{"line": []any{"9 Secret Row"}, "postalCode": "LS1 4AP"}}})
+		rs = append(rs, string(b))
 	}
-	b, _ := json.Marshal(map[string]any{"resourceType": "Bundle", "type": "transaction", "entry": es})
-	return b
+	return inBundle(t, rs...)
 }
 
 // The FHIR Patient search discloses what the portal's search does and no
@@ -79,7 +79,7 @@ func TestFHIRPatientSearchDisclosesOnlyEnoughToPick(t *testing.T) {
 		for i := range 25 {
 			many = append(many, nhs(700+i*13))
 		}
-		if _, err := f.rec.Ingest(ctx, f.pubs["RX9"], patients("many", "Ashdown", many)); err != nil {
+		if _, err := f.rec.Ingest(ctx, f.pubs["RX9"], patients(t, "many", "Ashdown", many)); err != nil {
 			t.Fatal(err)
 		}
 		q := record.Query{Family: "Ashdown", BirthDate: "1980-01-02"}
