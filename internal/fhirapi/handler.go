@@ -145,6 +145,8 @@ func (h *Handler) metadata(w http.ResponseWriter, r *http.Request) {
 		"software": map[string]any{"name": "CareGate"},
 		"rest": []any{map[string]any{"mode": "server",
 			"documentation": "Reads are authorised as the portal viewer (a session or an API token) with the record role filter; every read is audited. " +
+				"A served resource is its supplier's JSON with this server's id and meta; its references to Patient (Patient/{supplier id}, or a " +
+				"Bundle fullUrl in its patient field) are rewritten to this server's id of the Patient the same organisation sent. " +
 				"Publishing needs a machine access token from /oauth2/token (client_credentials with client_secret or private_key_jwt).",
 			"security":    map[string]any{"service": []any{map[string]any{"text": "OAuth2 client credentials (publishing); CareGate API token (reading)"}}},
 			"resource":    resources,
@@ -172,6 +174,9 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := h.rec.Read(r.Context(), httpauth.From(r.Context()).Principal, r.PathValue("type"), r.PathValue("id"))
+	if err == nil {
+		err = h.rec.LinkPatients(r.Context(), res)
+	}
 	if err != nil {
 		h.fail(w, r, err)
 		return

@@ -412,6 +412,13 @@ func (s *Service) SearchResources(ctx context.Context, p *authz.Principal, resou
 	if err := rows.Err(); err != nil {
 		return nil, errs.Wrap(err, "search resources")
 	}
+	refs := make([]*Resource, len(out))
+	for i := range out {
+		refs[i] = &out[i]
+	}
+	if err := s.LinkPatients(ctx, refs...); err != nil {
+		return nil, err
+	}
 	detail["results"] = strconv.Itoa(len(out))
 	if err := s.release(ctx, p, v, "fhir.search", nhs, detail); err != nil {
 		return nil, err

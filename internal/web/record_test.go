@@ -234,6 +234,10 @@ func TestRecordViewer(t *testing.T) {
 			if status != http.StatusOK || !strings.Contains(body, `"id":"`+id+`"`) || !strings.Contains(body, "ods-organization-code|RX7") {
 				t.Errorf("care professional reads %s: %d %s", typ, status, body)
 			}
+			// References lead to the server's Patient, not the supplier's id.
+			if typ != "Patient" && (!strings.Contains(body, `"reference":"Patient/`+rr.ids["Patient"]+`"`) || strings.Contains(body, "Patient/pt1")) {
+				t.Errorf("%s's patient reference is not the server's: %s", typ, body)
+			}
 			status, body = e.fhirGet(rr.adm, "/fhir/R4/"+typ+"/"+id)
 			want := http.StatusForbidden
 			if typ == "Patient" || typ == "Appointment" {
