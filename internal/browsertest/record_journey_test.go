@@ -26,7 +26,8 @@ func TestRecordJourney(t *testing.T) {
 			ctx := context.Background()
 			a := srv.App
 			// Amir Khan's new-user request is completed in the demo: he has
-			// an active Care Professional account at Riverside (RY4).
+			// an active Care Professional account at Riverside (RY4); so is
+			// Ruth Ellis's, an Administrator at Meadow Lane (M85001).
 			if err := demo.LoadRequests(ctx, a.DB, a.Users, a.Orgs, a.Access); err != nil {
 				t.Fatalf("demo.LoadRequests on %s: %v", e.name, err)
 			}
@@ -34,6 +35,7 @@ func TestRecordJourney(t *testing.T) {
 				t.Fatalf("demo.LoadPatients on %s: %v", e.name, err)
 			}
 			recordSearchAndView(t, srv)
+			recordAdministratorRole(t, srv)
 			recordLaunch(t, srv)
 		})
 	}
@@ -46,21 +48,8 @@ func recordSearchAndView(t *testing.T, srv *server) {
 	nhs := demo.PatientNHSNumbers(1)[0]
 	amir := openTab(t, srv, "record viewer")
 	amir.signIn("amir.khan@nhs.net")
-	amir.wantStatus(amir.follow(`.nhsuk-header__navigation-link[href="/record"]`), http.StatusOK)
-	amir.wantPath("/record")
-	amir.typeInto("#nhs_number", nhs[:3]+" "+nhs[3:6]+" "+nhs[6:])
-	amir.wantStatus(amir.follow("#search-button"), http.StatusOK)
-	if n := amir.count("#results tbody tr"); n != 1 {
-		amir.fatalf("%d results for an NHS number, want 1", n)
-	}
-	name := amir.text("#results tbody a")
-	if name != demo.PatientName(0) {
+	if name := openByNHSNumber(amir, nhs, nhs[:3]+" "+nhs[3:6]+" "+nhs[6:]); name != demo.PatientName(0) {
 		amir.errorf("the result is %q, want %q", name, demo.PatientName(0))
-	}
-	amir.wantStatus(amir.follow("#results tbody a"), http.StatusOK)
-	amir.wantPath("/record/patients/" + nhs)
-	if got := amir.text("#patient-nhs"); got != nhs {
-		amir.errorf("the banner's NHS number is %q", got)
 	}
 	if got := amir.text("#patient-gp"); got != "Meadow Lane Surgery" {
 		amir.errorf("the banner's GP practice is %q", got)
@@ -75,6 +64,54 @@ func recordSearchAndView(t *testing.T, srv *server) {
 	amir.wantPath("/record/patients/" + nhs + "/problems")
 	if n := amir.count("#items tbody tr"); n > 0 && !strings.Contains(amir.text(".cg-provenance"), "Meadow Lane Surgery (M85001)") {
 		amir.errorf("a problem does not name its supplier: %q", amir.text(".cg-provenance"))
+	}
+}
+
+// openByNHSNumber goes to the record's search from the navigation,
+// searches for an NHS number (typed as given), finds one patient and opens
+// their record on it. It returns the name the result showed.
+func openByNHSNumber(b *tab, nhs, typed string) string {
+	b.t.Helper()
+	b.wantStatus(b.follow(`.nhsuk-header__navigation-link[href="/record"]`), http.StatusOK)
+	b.wantPath("/record")
+	b.typeInto("#nhs_number", typed)
+	b.wantStatus(b.follow("#search-button"), http.StatusOK)
+	if n := b.count("#results tbody tr"); n != 1 {
+		b.fatalf("%d results for an NHS number, want 1", n)
+	}
+	name := b.text("#results tbody a")
+	b.wantStatus(b.follow("#results tbody a"), http.StatusOK)
+	b.wantPath("/record/patients/" + nhs)
+	if got := b.text("#patient-nhs"); got != nhs {
+		b.errorf("the banner's NHS number is %q", got)
+	}
+	return name
+}
+
+// recordAdministratorRole: a GP receptionist with the Administrator record
+// role, signed in with her demo account, opens a patient on the
+// appointments: the clinical sections are not offered, and the medications
+// asked for by their address are refused by the server.
+func recordAdministratorRole(t *testing.T, srv *server) {
+	nhs := demo.PatientNHSNumbers(2)[1]
+	ruth := openTab(t, srv, "record viewer, Administrator role")
+	ruth.signIn("ruth.ellis@nhs.net")
+	openByNHSNumber(ruth, nhs, nhs)
+	if got := ruth.text("#section-title"); got != "Appointments" {
+		ruth.errorf("the first section is %q, want Appointments", got)
+	}
+	if got := ruth.texts("#sections a"); len(got) != 1 || got[0] != "Appointments" {
+		ruth.errorf("sections offered to an Administrator: %q, want only Appointments", got)
+	}
+	if n := ruth.count("#tab-medications") + ruth.count("#tab-summary") + ruth.count("#tab-problems"); n != 0 {
+		ruth.errorf("clinical sections are offered to an Administrator")
+	}
+	ruth.wantStatus(ruth.open("/record/patients/"+nhs+"/medications"), http.StatusForbidden)
+	if ruth.count("#record-refused") != 1 || ruth.count("#items") != 0 {
+		ruth.errorf("the medications of an Administrator's view are not refused")
+	}
+	if got := ruth.text("#record-refused"); !strings.Contains(got, "medications") {
+		ruth.errorf("the refusal says %q", got)
 	}
 }
 

@@ -33,9 +33,12 @@ var people = []person{
 	{"Privacy officer", "grace.okafor@nhs.net", "Grace", "Okafor", "JBSWY3DPEHPK3PXPCCCCCCCCCCCCCCCC", []string{auth.RolePrivacyOfficer}},
 	{"Site authoriser (Riverside Community Health)", "sarah.jones@nhs.net", "Sarah", "Jones", "JBSWY3DPEHPK3PXPDDDDDDDDDDDDDDDD", nil},
 	{"Service desk (Northgate hospitals)", "daniel.evans@nhs.net", "Daniel", "Evans", "JBSWY3DPEHPK3PXPEEEEEEEEEEEEEEEE", nil},
-	{"Member (district nurse)", "amir.khan@nhs.net", "Amir", "Khan", "JBSWY3DPEHPK3PXPFFFFFFFFFFFFFFFF", nil},
+	{"Member (district nurse, Care Professional role)", "amir.khan@nhs.net", "Amir", "Khan", "JBSWY3DPEHPK3PXPFFFFFFFFFFFFFFFF", nil},
 	{"Member (social worker)", "lucy.brown@westshire.gov.uk", "Lucy", "Brown", "JBSWY3DPEHPK3PXPGGGGGGGGGGGGGGGG", nil},
 	{"Site authoriser (Meadow Lane Surgery)", "helen.wright@nhs.net", "Helen", "Wright", "JBSWY3DPEHPK3PXPHHHHHHHHHHHHHHHH", nil},
+	// Beside Amir Khan (the whole record), a member whose record role
+	// shows the role filter: demographics and appointments only.
+	{"Member (receptionist, Administrator role)", "ruth.ellis@nhs.net", "Ruth", "Ellis", "JBSWY3DPEHPK3PXPIIIIIIIIIIIIIIII", nil},
 }
 
 type organisation struct {
@@ -142,6 +145,7 @@ func Load(ctx context.Context, db *store.DB, users *auth.Service, orgs *org.Serv
 		{"Community Mental Health Team", "sarah.jones@nhs.net", "Team Leader", "Nursing and midwifery"},
 		{"Hospital Social Work Team", "lucy.brown@westshire.gov.uk", "Social Worker", "Social care"},
 		{"Meadow Lane Surgery", "helen.wright@nhs.net", "Practice Manager", "Administrative and clerical"},
+		{"Meadow Lane Surgery", "ruth.ellis@nhs.net", "Receptionist", "Administrative and clerical"},
 	}
 	return db.InTx(ctx, func(tx *store.Tx) error {
 		for i, m := range members {

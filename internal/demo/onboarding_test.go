@@ -2,11 +2,8 @@ package demo_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"testing"
 
-	"github.com/caregate/caregate/internal/app"
 	"github.com/caregate/caregate/internal/auth"
 	"github.com/caregate/caregate/internal/authz"
 	"github.com/caregate/caregate/internal/demo"
@@ -21,12 +18,7 @@ import (
 func TestDemoApplications(t *testing.T) {
 	storetest.EachOptions(t, func(t *testing.T, o store.Options) {
 		ctx := context.Background()
-		a, err := app.New(ctx, app.Config{DataDir: o.DataDir, DatabaseURL: o.URL, Addr: "127.0.0.1:0", Demo: true},
-			app.Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), DemoAccounts: demo.Accounts()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer a.Close()
+		a := demoApp(t, o)
 		for range 2 {
 			if err := demo.Load(ctx, a.DB, a.Users, a.Orgs); err != nil {
 				t.Fatal(err)

@@ -2,13 +2,10 @@ package demo_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"reflect"
 	"testing"
 	"time"
 
-	"github.com/caregate/caregate/internal/app"
 	"github.com/caregate/caregate/internal/demo"
 	"github.com/caregate/caregate/internal/record"
 	"github.com/caregate/caregate/internal/store"
@@ -45,12 +42,7 @@ func TestPopulationIsDeterministicAndValid(t *testing.T) {
 func TestDemoPatientsLoad(t *testing.T) {
 	storetest.EachOptions(t, func(t *testing.T, o store.Options) {
 		ctx := context.Background()
-		a, err := app.New(ctx, app.Config{DataDir: o.DataDir, DatabaseURL: o.URL, Addr: "127.0.0.1:0", Demo: true},
-			app.Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), DemoAccounts: demo.Accounts()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer a.Close()
+		a := demoApp(t, o)
 		if err := demo.Load(ctx, a.DB, a.Users, a.Orgs); err != nil {
 			t.Fatal(err)
 		}

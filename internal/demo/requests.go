@@ -12,7 +12,8 @@ import (
 )
 
 // LoadRequests adds access requests in every state to the demo region, once:
-// completed, in progress, validated, submitted (waiting for a service desk),
+// completed (Amir Khan's, a Care Professional, and Ruth Ellis's, an
+// Administrator: both have active record accounts), in progress, validated, submitted (waiting for a service desk),
 // needing information, rejected and cancelled. Their e-mails wait in the
 // outbox, readable by administrators.
 func LoadRequests(ctx context.Context, db *store.DB, users *auth.Service, orgs *org.Service, acc *access.Service) error {
@@ -74,19 +75,20 @@ func LoadRequests(ctx context.Context, db *store.DB, users *auth.Service, orgs *
 		return access.Input{Type: access.TypeNewUser, SiteID: siteID[site], Email: email, GivenName: given, FamilyName: family,
 			JobTitle: job, Role: role, AttestDirectCare: true, AttestToldMisuse: true, AttestIGTraining: true}
 	}
+	// complete is the back office creating the record account.
+	complete := func(r *access.Request) error {
+		if _, err := acc.Assign(ctx, tom, r.ID, ""); err != nil {
+			return err
+		}
+		_, err := acc.Complete(ctx, tom, r.ID, "Record account created; user name and password sent separately")
+		return err
+	}
 	steps := []struct {
 		by  *authz.Principal
 		in  access.Input
 		act func(r *access.Request) error
 	}{
-		{sarah, newUser("District Nursing North", "amir.khan@nhs.net", "Amir", "Khan", "District Nurse", access.RoleCareProfessional),
-			func(r *access.Request) error {
-				if _, err := acc.Assign(ctx, tom, r.ID, ""); err != nil {
-					return err
-				}
-				_, err := acc.Complete(ctx, tom, r.ID, "Record account created; user name and password sent separately")
-				return err
-			}},
+		{sarah, newUser("District Nursing North", "amir.khan@nhs.net", "Amir", "Khan", "District Nurse", access.RoleCareProfessional), complete},
 		{sarah, newUser("District Nursing North", "beth.carter@nhs.net", "Beth", "Carter", "Healthcare Assistant", access.RoleAdministrator),
 			func(r *access.Request) error { _, err := acc.Assign(ctx, tom, r.ID, ""); return err }},
 		{helen, newUser("Meadow Lane Surgery", "raj.patel@nhs.net", "Raj", "Patel", "Salaried GP", access.RoleCareProfessional), nil},
@@ -109,6 +111,9 @@ func LoadRequests(ctx context.Context, db *store.DB, users *auth.Service, orgs *
 				_, err := acc.Cancel(ctx, sarah, r.ID, "Raised twice by mistake")
 				return err
 			}},
+		// Ruth Ellis, receptionist at Meadow Lane, has the Administrator
+		// record role: demographics and appointments only.
+		{helen, newUser("Meadow Lane Surgery", "ruth.ellis@nhs.net", "Ruth", "Ellis", "Receptionist", access.RoleAdministrator), complete},
 	}
 	for _, st := range steps {
 		r, err := acc.Raise(ctx, st.by, st.in)

@@ -17,7 +17,8 @@ import (
 // progress: Amir Khan, who already has record access, has completed five
 // modules and is part-way through a sixth (the modules came after his
 // access, so they do not block it); Lucy Brown has completed two and
-// started a third, and finishing the rest raises her access request.
+// started a third, and finishing the rest raises her access request; Ruth
+// Ellis (Administrator role) has completed all five of hers.
 // Call it after Load and LoadRequests.
 func LoadTraining(ctx context.Context, db *store.DB, svc *training.Service) error {
 	var loaded int
@@ -75,6 +76,8 @@ func LoadTraining(ctx context.Context, db *store.DB, svc *training.Service) erro
 	}{
 		{"amir.khan@nhs.net", []string{"intro", "signin", "find", "ig", "use"}, "read", 2},
 		{"lucy.brown@westshire.gov.uk", []string{"intro", "signin"}, "find", 1},
+		// Every module the Administrator role is assigned.
+		{"ruth.ellis@nhs.net", []string{"intro", "signin", "find", "ig", "use"}, "", 0},
 	}
 	for _, pr := range progress {
 		p, err := who(pr.email)

@@ -2,15 +2,11 @@ package demo_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"testing"
 
 	"github.com/caregate/caregate/internal/access"
-	"github.com/caregate/caregate/internal/app"
 	"github.com/caregate/caregate/internal/audit"
 	"github.com/caregate/caregate/internal/authz"
-	"github.com/caregate/caregate/internal/demo"
 	"github.com/caregate/caregate/internal/store"
 	"github.com/caregate/caregate/internal/store/storetest"
 	"github.com/caregate/caregate/internal/training"
@@ -22,22 +18,9 @@ import (
 func TestDemoTraining(t *testing.T) {
 	storetest.EachOptions(t, func(t *testing.T, o store.Options) {
 		ctx := context.Background()
-		a, err := app.New(ctx, app.Config{DataDir: o.DataDir, DatabaseURL: o.URL, Addr: "127.0.0.1:0", Demo: true},
-			app.Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), DemoAccounts: demo.Accounts()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer a.Close()
+		a := demoApp(t, o)
 		for range 2 { // the second run changes nothing
-			if err := demo.Load(ctx, a.DB, a.Users, a.Orgs); err != nil {
-				t.Fatal(err)
-			}
-			if err := demo.LoadRequests(ctx, a.DB, a.Users, a.Orgs, a.Access); err != nil {
-				t.Fatal(err)
-			}
-			if err := demo.LoadTraining(ctx, a.DB, a.Training); err != nil {
-				t.Fatal(err)
-			}
+			loadTrained(t, a)
 		}
 		who := func(email string) *authz.Principal {
 			t.Helper()

@@ -127,9 +127,17 @@ func (h *Handler) metadata(w http.ResponseWriter, r *http.Request) {
 				map[string]any{"name": "address-postalcode", "type": "string"},
 			}
 		}
-		resources = append(resources, map[string]any{"type": t, "interaction": []any{
+		res := map[string]any{"type": t, "interaction": []any{
 			map[string]any{"code": "read"}, map[string]any{"code": "search-type"}, map[string]any{"code": "update"}, map[string]any{"code": "create"}},
-			"searchParam": params})
+			"searchParam": params}
+		if t == "Patient" {
+			res["documentation"] = "A Patient search discloses only what is needed to pick the right person: each match is a Patient " +
+				"tagged SUBSETTED carrying only its id, the NHS number identifier, name, birthDate, gender and the postcode district " +
+				"(address.postalCode), one per NHS number. At most 20 people are returned, ordered by NHS number, with no paging: when " +
+				"more match, Bundle.total says how many and an OperationOutcome entry (search.mode outcome) asks for a narrower search. " +
+				"The full Patient (address, telecom, GP) is a read of Patient/{id}, which is audited as a view of that person's record."
+		}
+		resources = append(resources, res)
 	}
 	h.write(w, http.StatusOK, map[string]any{
 		"resourceType": "CapabilityStatement", "status": "active", "date": "2026-11-27", "kind": "instance", "fhirVersion": "4.0.1",
@@ -137,6 +145,8 @@ func (h *Handler) metadata(w http.ResponseWriter, r *http.Request) {
 		"software": map[string]any{"name": "CareGate"},
 		"rest": []any{map[string]any{"mode": "server",
 			"documentation": "Reads are authorised as the portal viewer (a session or an API token) with the record role filter; every read is audited. " +
+				"A served resource is its supplier's JSON with this server's id and meta; its references to Patient (Patient/{supplier id}, or a " +
+				"Bundle fullUrl in its patient field) are rewritten to this server's id of the Patient the same organisation sent. " +
 				"Publishing needs a machine access token from /oauth2/token (client_credentials with client_secret or private_key_jwt).",
 			"security":    map[string]any{"service": []any{map[string]any{"text": "OAuth2 client credentials (publishing); CareGate API token (reading)"}}},
 			"resource":    resources,
@@ -164,6 +174,9 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := h.rec.Read(r.Context(), httpauth.From(r.Context()).Principal, r.PathValue("type"), r.PathValue("id"))
+	if err == nil {
+		err = h.rec.LinkPatients(r.Context(), res)
+	}
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -206,12 +219,13 @@ func (h *Handler) search(w http.ResponseWriter, r *http.Request) {
 			sp.Query.NHSNumber = val
 		}
 	}
-	rs, err := h.rec.SearchResources(r.Context(), httpauth.From(r.Context()).Principal, typ, sp)
+	set, err := h.rec.SearchResources(r.Context(), httpauth.From(r.Context()).Principal, typ, sp)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	entries := make([]any, 0, len(rs))
+	rs := set.Resources
+	entries := make([]any, 0, len(rs)+1)
 	for i := range rs {
 		b, err := rs[i].Served()
 		if err != nil {
@@ -221,7 +235,15 @@ func (h *Handler) search(w http.ResponseWriter, r *http.Request) {
 		entries = append(entries, map[string]any{"fullUrl": h.base(r) + "/" + rs[i].Type + "/" + rs[i].ID, "resource": json.RawMessage(b),
 			"search": map[string]any{"mode": "match"}})
 	}
-	h.write(w, http.StatusOK, map[string]any{"resourceType": "Bundle", "type": "searchset", "total": len(rs), "entry": entries})
+	if set.Total > len(rs) {
+		// A Patient search stops at 20 people and is not paged: the
+		// client is told, in the searchset itself, to narrow it.
+		entries = append(entries, map[string]any{"search": map[string]any{"mode": "outcome"}, "resource": map[string]any{
+			"resourceType": "OperationOutcome", "issue": []any{map[string]any{"severity": "warning", "code": "too-costly",
+				"diagnostics": itoa(set.Total) + " patients match; only the first " + itoa(len(rs)) + " (by NHS number) are returned. " +
+					"Narrow the search (given name, gender, postcode) or search by NHS number."}}}})
+	}
+	h.write(w, http.StatusOK, map[string]any{"resourceType": "Bundle", "type": "searchset", "total": set.Total, "entry": entries})
 }
 
 func firstOf(ss ...string) string {
@@ -271,25 +293,9 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, errs.E(errs.Invalid, "The body could not be read"))
 		return
 	}
-	if typ := r.PathValue("type"); typ != "" {
-		var head struct {
-			ResourceType string `json:"resourceType"`
-			ID           string `json:"id"`
-		}
-		if json.Unmarshal(body, &head) == nil {
-			if head.ResourceType != typ {
-				h.fail(w, r, &errs.Error{Code: errs.Invalid, Message: "The body is a " + head.ResourceType + ", not a " + typ,
-					Fields: []errs.FieldError{{Field: typ + ".resourceType", Message: "does not match the address"}}})
-				return
-			}
-			if id := r.PathValue("id"); id != "" && head.ID != id {
-				h.fail(w, r, &errs.Error{Code: errs.Invalid, Message: "The resource's id does not match the address",
-					Fields: []errs.FieldError{{Field: typ + ".id", Message: "must be " + id}}})
-				return
-			}
-		}
-	}
-	out, err := h.rec.Ingest(r.Context(), pub, body)
+	// The body is parsed once, by the record, which also checks that it
+	// is what its address names (and audits a refusal).
+	out, err := h.rec.IngestAt(r.Context(), pub, record.Target{Type: r.PathValue("type"), ID: r.PathValue("id")}, body)
 	if err != nil {
 		h.fail(w, r, err)
 		return

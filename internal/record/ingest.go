@@ -49,10 +49,18 @@ func errTooLarge(limit int64) error {
 // its source is refused. Accepted and refused payloads are audited.
 // Errors: Invalid (with the FHIRPath of each problem), Forbidden, Internal.
 func (s *Service) Ingest(ctx context.Context, pub *Publisher, body []byte) ([]Stored, error) {
+	return s.IngestAt(ctx, pub, Target{}, body)
+}
+
+// IngestAt is Ingest of a payload sent to an address: to a type (one
+// resource of that type) or to a resource's address (that resource). A
+// body that is not what its address names is refused and audited like any
+// other refusal. Errors: as Ingest.
+func (s *Service) IngestAt(ctx context.Context, pub *Publisher, to Target, body []byte) ([]Stored, error) {
 	if pub == nil {
 		return nil, errs.E(errs.Unauthenticated, "A machine credential is required to publish")
 	}
-	out, err := s.ingest(ctx, pub, body)
+	out, err := s.ingest(ctx, pub, to, body)
 	if err != nil && errs.CodeOf(err) != errs.Internal {
 		e := errs.As(err)
 		d := map[string]string{"reason": e.Message, "bytes": strconv.Itoa(len(body))}
@@ -73,11 +81,11 @@ func (s *Service) RefuseTooLarge(ctx context.Context, pub *Publisher) error {
 	return err
 }
 
-func (s *Service) ingest(ctx context.Context, pub *Publisher, body []byte) ([]Stored, error) {
+func (s *Service) ingest(ctx context.Context, pub *Publisher, to Target, body []byte) ([]Stored, error) {
 	if int64(len(body)) > s.cfg.MaxPayload {
 		return nil, errTooLarge(s.cfg.MaxPayload)
 	}
-	rs, err := parsePayload(body)
+	rs, err := parsePayload(body, to)
 	if err != nil {
 		return nil, err
 	}

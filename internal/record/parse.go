@@ -27,7 +27,7 @@ type resource struct {
 	Display    string
 	Status     string
 	Source     string // meta.source, if given
-	Body       []byte // as supplied
+	Body       []byte // as supplied, in canonical form (see canonical)
 	Where      string // FHIRPath of the resource in the payload, for errors
 }
 
@@ -91,10 +91,19 @@ func decodeJSON(b []byte) (obj, error) {
 	return m, nil
 }
 
-// parsePayload reads a single resource or a transaction Bundle. Every
-// problem found is reported with where it is; nothing is returned unless
-// everything is valid.
-func parsePayload(body []byte) ([]*resource, error) {
+// Target is the address a payload was sent to: the FHIR base (zero: a
+// transaction Bundle or one resource), a type (POST: one resource of that
+// type) or a resource's own address (PUT: its type and id).
+type Target struct{ Type, ID string }
+
+// parsePayload reads a single resource or a transaction Bundle sent to the
+// target; the body is parsed once, here. Every problem found is reported
+// with where it is; nothing is returned unless everything is valid. A
+// resource is the same whether it came alone or in a Bundle: its stored
+// body is its canonical JSON (see canonical) and its address is checked
+// alike (see checkAddress), so re-sending it either way is one row and one
+// version.
+func parsePayload(body []byte, to Target) ([]*resource, error) {
 	m, err := decodeJSON(body)
 	if err != nil {
 		return nil, &errs.Error{Code: errs.Invalid, Message: "The body is not valid FHIR JSON: " + jsonProblem(err),
@@ -102,7 +111,7 @@ func parsePayload(body []byte) ([]*resource, error) {
 	}
 	var v errs.Validation
 	var out []*resource
-	if str(m, "resourceType") == "Bundle" {
+	if str(m, "resourceType") == "Bundle" && to.Type == "" {
 		if t := str(m, "type"); t != "transaction" {
 			v.Add("Bundle.type", "Bundle.type must be \"transaction\" (got %q)", t)
 			return nil, v.Err()
@@ -119,20 +128,23 @@ func parsePayload(body []byte) ([]*resource, error) {
 				v.Add(where+".resource", "The entry has no resource")
 				continue
 			}
-			raw, _ := json.Marshal(rm) // the entry as supplied (keys sorted)
-			r := parseResource(&v, rm, raw, where+".resource")
+			r := parseResource(&v, rm, where+".resource")
 			if r != nil {
 				r.FullURL = str(em, "fullUrl")
 				if req := sub(em, "request"); req != nil {
-					if meth := str(req, "method"); meth != "PUT" && meth != "POST" {
-						v.Add(where+".request.method", "Only PUT and POST entries are accepted (got %q)", meth)
-					}
+					checkEntryRequest(&v, r, str(req, "method"), str(req, "url"), where+".request")
 				}
 				out = append(out, r)
 			}
 		}
 	} else {
-		if r := parseResource(&v, m, bytes.TrimSpace(body), str(m, "resourceType")); r != nil {
+		where := firstNonEmpty(to.Type, str(m, "resourceType"))
+		if to.Type != "" && str(m, "resourceType") != to.Type {
+			v.Add(where+".resourceType", "The body is a %s, not a %s: it does not match the address", firstNonEmpty(str(m, "resourceType"), "resource without a type"), to.Type)
+			return nil, v.Err()
+		}
+		if r := parseResource(&v, m, where); r != nil {
+			checkAddress(&v, r, to)
 			out = append(out, r)
 		}
 	}
@@ -150,6 +162,45 @@ func parsePayload(body []byte) ([]*resource, error) {
 	return out, v.Err()
 }
 
+// checkEntryRequest checks a Bundle entry's request as a single resource's
+// HTTP request is checked: PUT {type}/{id} or POST {type} (relative or
+// absolute), the address the resource's own. An entry without a url is
+// taken to be sent to its resource's address.
+func checkEntryRequest(v *errs.Validation, r *resource, method, url, where string) {
+	segs := strings.Split(strings.Trim(url, "/"), "/")
+	var to Target
+	switch n := len(segs); {
+	case method == "PUT" && n >= 2:
+		to = Target{Type: segs[n-2], ID: segs[n-1]}
+	case method == "PUT" || method == "POST":
+		to.Type = segs[n-1]
+	default:
+		v.Add(where+".method", "Only PUT and POST entries are accepted (got %q)", method)
+		return
+	}
+	if url != "" && to.Type != r.Type {
+		v.Add(where+".url", "The entry is sent to %q, which is not an address of %s/%s", url, r.Type, r.ID)
+		return
+	}
+	checkAddress(v, r, to)
+}
+
+// checkAddress refuses a resource sent to an address that is not its own:
+// its id must be the one the address names (the type is checked before).
+func checkAddress(v *errs.Validation, r *resource, to Target) {
+	if to.ID != "" && r.ID != to.ID {
+		v.Add(r.Where+".id", "%s/%s is sent to the address of %s/%s: the id must be %s", r.Type, r.ID, r.Type, to.ID, to.ID)
+	}
+}
+
+// canonical is the form a resource is stored and compared in, whether it
+// came alone or in a Bundle: compact JSON, keys sorted, numbers as written
+// (the decoder keeps them as json.Number).
+func canonical(m obj) []byte {
+	b, _ := json.Marshal(m) // a decoded JSON object always encodes
+	return b
+}
+
 func jsonProblem(err error) string {
 	s := err.Error()
 	if len(s) > 200 {
@@ -160,8 +211,8 @@ func jsonProblem(err error) string {
 
 // parseResource checks one resource and takes its columns; it returns nil
 // when the resource is invalid (the problems are in v).
-func parseResource(v *errs.Validation, m obj, raw []byte, where string) *resource {
-	r := &resource{Type: str(m, "resourceType"), ID: str(m, "id"), Body: raw, Where: where}
+func parseResource(v *errs.Validation, m obj, where string) *resource {
+	r := &resource{Type: str(m, "resourceType"), ID: str(m, "id"), Body: canonical(m), Where: where}
 	if !SupportedType(r.Type) {
 		v.Add(where+".resourceType", "Resource type %q is not accepted; the record holds %s", r.Type, strings.Join(Types(), ", "))
 		return nil

@@ -79,42 +79,16 @@ func (s *Service) Search(ctx context.Context, p *authz.Principal, via string, q 
 	if err := checkQuery(&q); err != nil {
 		return nil, s.refuse(ctx, p, v, "record.search", "", err, q.describe())
 	}
-	where, args := q.where()
-	rows, err := s.db.Query(ctx, `SELECT nhs_number, body, birth_date, gender, postcode, updated_at FROM record_resources
-		WHERE resource_type = 'Patient' AND `+where+` ORDER BY nhs_number, updated_at DESC LIMIT ?`, append(args, maxMatches*4)...)
+	found, total, err := s.findPatients(ctx, q)
 	if err != nil {
-		return nil, errs.Wrap(err, "search patients")
+		return nil, err
 	}
-	defer rows.Close()
-	var out []Match
-	seen := map[string]bool{}
-	for rows.Next() {
-		var m Match
-		var body string
-		var updated int64
-		if err := rows.Scan(&m.NHSNumber, &body, &m.BirthDate, &m.Gender, &m.PostcodeDistrict, &updated); err != nil {
-			return nil, errs.Wrap(err, "search patients")
-		}
-		if seen[m.NHSNumber] || len(out) >= maxMatches {
-			continue
-		}
-		seen[m.NHSNumber] = true
-		if pm, err := decodeJSON([]byte(body)); err == nil {
-			m.Name = patientName(pm)
-		}
-		m.PostcodeDistrict = postcodeDistrict(m.PostcodeDistrict)
-		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, errs.Wrap(err, "search patients")
+	out := make([]Match, len(found))
+	for i, m := range found {
+		out[i] = m.Match
 	}
 	d := q.describe()
-	nhs := make([]string, len(out))
-	for i, m := range out {
-		nhs[i] = m.NHSNumber
-	}
-	d["results"] = strconv.Itoa(len(out))
-	d["found"] = strings.Join(nhs, " ")
+	describeFound(d, found, total)
 	if err := s.release(ctx, p, v, "record.search", "", d); err != nil {
 		return nil, err
 	}
@@ -383,53 +357,49 @@ type SearchParams struct {
 	Query   Query  // for Patient
 }
 
+// Searchset is what a FHIR search found.
+type Searchset struct {
+	Resources []Resource
+	// Total is how many matched. A Patient search returns at most 20
+	// people, so it can be more than len(Resources): the client should
+	// narrow the search.
+	Total int
+}
+
 // SearchResources runs a FHIR search of one type: Patient by its
-// demographics, other types by patient (every organisation's resources of
-// that type for the same NHS number). Audited before it returns; a refused
-// search too. Errors: Unauthenticated, Forbidden, Invalid, Internal.
-func (s *Service) SearchResources(ctx context.Context, p *authz.Principal, resourceType string, sp SearchParams) ([]Resource, error) {
+// demographics (at most 20 people, each a minimal Patient: see
+// searchPatients), other types by patient (every organisation's resources
+// of that type for the same NHS number). Audited before it returns; a
+// refused search too. Errors: Unauthenticated, Forbidden, Invalid, Internal.
+func (s *Service) SearchResources(ctx context.Context, p *authz.Principal, resourceType string, sp SearchParams) (*Searchset, error) {
 	detail := map[string]string{"resource_type": resourceType}
 	v, err := s.apiAccess(ctx, p, "fhir.search", resourceType, detail)
 	if err != nil {
 		return nil, err
 	}
-	var where string
-	var args []any
-	nhs := ""
 	if resourceType == "Patient" {
-		if err := checkQuery(&sp.Query); err != nil {
-			return nil, s.refuse(ctx, p, v, "fhir.search", "", err, detail)
-		}
-		for k, val := range sp.Query.describe() {
-			detail[k] = val
-		}
-		where, args = sp.Query.where()
-		// The search columns are record_resources' alone (organisations
-		// has none of those names), so the condition needs no qualifier.
-		where = "r.resource_type = 'Patient' AND " + where
-	} else {
-		id := strings.TrimPrefix(sp.Patient, "Patient/")
-		if id == "" {
-			return nil, errs.E(errs.Invalid, "Search %s by patient (patient=Patient/{id})", resourceType)
-		}
-		err := s.db.QueryRow(ctx, `SELECT nhs_number FROM record_resources WHERE id = ? AND resource_type = 'Patient'`, id).Scan(&nhs)
-		if store.IsNoRows(err) {
-			return nil, errs.E(errs.Invalid, "Patient/%s is not in the record", id)
-		}
-		if err != nil {
-			return nil, errs.Wrap(err, "resolve patient")
-		}
-		where, args = "r.nhs_number = ? AND r.resource_type = ?", []any{nhs, resourceType}
+		return s.searchPatients(ctx, p, v, sp.Query, detail)
+	}
+	id := strings.TrimPrefix(sp.Patient, "Patient/")
+	if id == "" {
+		return nil, errs.E(errs.Invalid, "Search %s by patient (patient=Patient/{id})", resourceType)
+	}
+	var nhs string
+	err = s.db.QueryRow(ctx, `SELECT nhs_number FROM record_resources WHERE id = ? AND resource_type = 'Patient'`, id).Scan(&nhs)
+	if store.IsNoRows(err) {
+		return nil, errs.E(errs.Invalid, "Patient/%s is not in the record", id)
+	}
+	if err != nil {
+		return nil, errs.Wrap(err, "resolve patient")
 	}
 	rows, err := s.db.Query(ctx, `SELECT r.id, r.resource_type, r.body, r.version, r.updated_at, o.ods_code, r.nhs_number
-		FROM record_resources r JOIN organisations o ON o.id = r.organisation_id WHERE `+where+` ORDER BY r.item_date DESC, r.id LIMIT ?`,
-		append(args, maxItems)...)
+		FROM record_resources r JOIN organisations o ON o.id = r.organisation_id WHERE r.nhs_number = ? AND r.resource_type = ?
+		ORDER BY r.item_date DESC, r.id LIMIT ?`, nhs, resourceType, maxItems)
 	if err != nil {
 		return nil, errs.Wrap(err, "search resources")
 	}
 	defer rows.Close()
 	out := []Resource{}
-	var found []string
 	for rows.Next() {
 		var r Resource
 		var body string
@@ -439,19 +409,22 @@ func (s *Service) SearchResources(ctx context.Context, p *authz.Principal, resou
 		}
 		r.Body, r.UpdatedAt = []byte(body), time.UnixMicro(updated).UTC()
 		out = append(out, r)
-		found = append(found, r.NHSNumber)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, errs.Wrap(err, "search resources")
 	}
-	detail["results"] = strconv.Itoa(len(out))
-	if resourceType == "Patient" {
-		detail["found"] = strings.Join(found, " ")
+	refs := make([]*Resource, len(out))
+	for i := range out {
+		refs[i] = &out[i]
 	}
+	if err := s.LinkPatients(ctx, refs...); err != nil {
+		return nil, err
+	}
+	detail["results"] = strconv.Itoa(len(out))
 	if err := s.release(ctx, p, v, "fhir.search", nhs, detail); err != nil {
 		return nil, err
 	}
-	return out, nil
+	return &Searchset{Resources: out, Total: len(out)}, nil
 }
 
 // Served returns a stored resource as the FHIR API serves it: the supplier's

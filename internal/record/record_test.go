@@ -100,9 +100,9 @@ func TestIngestAndRoleFilter(t *testing.T) {
 				t.Errorf("administrator read %s: %v", st.Type, err)
 			}
 			if st.Type != "Patient" {
-				rs, err := f.rec.SearchResources(ctx, cp, st.Type, record.SearchParams{Patient: "Patient/" + out[0].ID})
-				if err != nil || len(rs) == 0 {
-					t.Errorf("care professional search %s: %d %v", st.Type, len(rs), err)
+				set, err := f.rec.SearchResources(ctx, cp, st.Type, record.SearchParams{Patient: "Patient/" + out[0].ID})
+				if err != nil || len(set.Resources) == 0 || set.Total != len(set.Resources) {
+					t.Errorf("care professional search %s: %+v %v", st.Type, set, err)
 				}
 				_, err = f.rec.SearchResources(ctx, adm, st.Type, record.SearchParams{Patient: out[0].ID})
 				if (err == nil) != want {

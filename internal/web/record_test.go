@@ -234,6 +234,10 @@ func TestRecordViewer(t *testing.T) {
 			if status != http.StatusOK || !strings.Contains(body, `"id":"`+id+`"`) || !strings.Contains(body, "ods-organization-code|RX7") {
 				t.Errorf("care professional reads %s: %d %s", typ, status, body)
 			}
+			// References lead to the server's Patient, not the supplier's id.
+			if typ != "Patient" && (!strings.Contains(body, `"reference":"Patient/`+rr.ids["Patient"]+`"`) || strings.Contains(body, "Patient/pt1")) {
+				t.Errorf("%s's patient reference is not the server's: %s", typ, body)
+			}
 			status, body = e.fhirGet(rr.adm, "/fhir/R4/"+typ+"/"+id)
 			want := http.StatusForbidden
 			if typ == "Patient" || typ == "Appointment" {
@@ -252,6 +256,11 @@ func TestRecordViewer(t *testing.T) {
 		status, body := e.fhirGet(rr.cp, "/fhir/R4/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|"+rr.nhs)
 		if status != http.StatusOK || !strings.Contains(body, `"total":1`) {
 			t.Errorf("FHIR Patient search: %d %s", status, body)
+		}
+		// A search result is a minimal Patient; the whole one is a read.
+		if strings.Contains(body, "Mill Lane") || strings.Contains(body, "Meadow Lane") || !strings.Contains(body, `"SUBSETTED"`) ||
+			!strings.Contains(body, `"postalCode":"LE2"`) || !strings.Contains(body, `"id":"`+rr.ids["Patient"]+`"`) {
+			t.Errorf("FHIR Patient search discloses more than needed: %s", body)
 		}
 		if status, body = e.fhirGet(rr.cp, "/fhir/R4/metadata"); status != http.StatusOK || !strings.Contains(body, "CapabilityStatement") {
 			t.Errorf("metadata: %d", status)
@@ -298,6 +307,12 @@ func TestRecordPublishing(t *testing.T) {
 		if status, _ := e.publish(tok, "PUT", "/fhir/R4/Condition/pt1-c2", []byte(cond)); status != http.StatusOK {
 			t.Errorf("PUT again: %d", status)
 		}
+		// The same resource in a Bundle is the same row and version.
+		inBundle := `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":` + cond + `,"request":{"method":"PUT","url":"Condition/pt1-c2"}}]}`
+		if status, body := e.publish(tok, "POST", "/fhir/R4/", []byte(inBundle)); status != http.StatusOK || !strings.Contains(body, "/_history/1") ||
+			!strings.Contains(body, `"unchanged"`) {
+			t.Errorf("the PUT resource again in a Bundle: %d %s", status, body)
+		}
 		for name, c := range map[string]struct {
 			token, path string
 			body        []byte
@@ -310,6 +325,7 @@ func TestRecordPublishing(t *testing.T) {
 			"bad NHS number":  {tok, "/fhir/R4/", patientBundle("x", "9434765918"), 400, "Bundle.entry[0].resource.identifier[0].value"},
 			"other org":       {tok, "/fhir/R4/Condition", []byte(`{"resourceType":"Condition","id":"z","meta":{"source":"RX1"},"subject":{"reference":"Patient/pt1"}}`), 403, "publishes for RX7 only"},
 			"id mismatch":     {tok, "/fhir/R4/Condition/other", []byte(cond), 400, "Condition.id"},
+			"type mismatch":   {tok, "/fhir/R4/Observation", []byte(cond), 400, "Observation.resourceType"},
 			"oversized":       {tok, "/fhir/R4/", bytes.Repeat([]byte(" "), 20<<20+10), 413, "20 MB"},
 			"half bad bundle": {tok, "/fhir/R4/", bytes.Replace(patientBundle("y", "9999999999"), []byte(`"Patient/y"`), []byte(`"Patient/ghost"`), 1), 400, "ghost"},
 		} {
@@ -323,6 +339,13 @@ func TestRecordPublishing(t *testing.T) {
 		}
 		if count() != 10 {
 			t.Errorf("rows after refusals: %d (something partly stored)", count())
+		}
+		// Every refusal of a publisher's payload is audited, wherever it
+		// was sent (the two without a machine token have no publisher).
+		var refused int
+		e.app.DB.QueryRow(context.Background(), `SELECT COUNT(*) FROM audit_events WHERE action = 'record.ingest' AND outcome = 'refused'`).Scan(&refused)
+		if refused != 7 {
+			t.Errorf("%d refused payloads audited, want 7", refused)
 		}
 		// A bad secret gets no token.
 		resp, _ := http.PostForm(e.srv.URL+"/oauth2/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {rr.client}, "client_secret": {"wrong"}})
