@@ -295,7 +295,7 @@ func nonEmpty(ss []string) []string {
 type Resource struct {
 	ID        string
 	Type      string
-	Body      []byte // as supplied
+	Body      []byte // as supplied, in canonical form (see canonical)
 	Version   int
 	UpdatedAt time.Time
 	ODS       string // the supplier
