@@ -92,8 +92,8 @@ func TestFHIRPatientSearchDisclosesOnlyEnoughToPick(t *testing.T) {
 				t.Fatalf("a broad search disclosed more than needed: %s", r.Body)
 			}
 		}
-		ms, err := f.rec.Search(ctx, cp, record.ViaSearch, q)
-		if err != nil || len(ms) != 20 || ms[0].NHSNumber != set.Resources[0].NHSNumber || ms[0].PostcodeDistrict != "LS1" {
+		ms, total, err := f.rec.Search(ctx, cp, record.ViaSearch, q)
+		if err != nil || len(ms) != 20 || total != 25 || ms[0].NHSNumber != set.Resources[0].NHSNumber || ms[0].PostcodeDistrict != "LS1" {
 			t.Fatalf("the portal's search of the same: %d %v", len(ms), err)
 		}
 		var detail string

@@ -67,21 +67,22 @@ func (q Query) describe() map[string]string {
 	return d
 }
 
-// Search finds patients. The search, its criteria and the NHS numbers it
-// returned are audited before the results are returned; a refused search
-// is audited too. Callers: anyone who passes the gate (either role).
+// Search finds patients: at most maxMatches, and how many match in all
+// (more than it returns when the search should be narrowed). The search,
+// its criteria and the NHS numbers it returned are audited before the
+// results are returned; a refused search is audited too. Callers: anyone who passes the gate (either role).
 // Errors: Unauthenticated, Forbidden, Invalid, Internal.
-func (s *Service) Search(ctx context.Context, p *authz.Principal, via string, q Query) ([]Match, error) {
+func (s *Service) Search(ctx context.Context, p *authz.Principal, via string, q Query) ([]Match, int, error) {
 	v, err := s.gate(ctx, p, via)
 	if err != nil {
-		return nil, s.refuse(ctx, p, v, "record.search", "", err, q.describe())
+		return nil, 0, s.refuse(ctx, p, v, "record.search", "", err, q.describe())
 	}
 	if err := checkQuery(&q); err != nil {
-		return nil, s.refuse(ctx, p, v, "record.search", "", err, q.describe())
+		return nil, 0, s.refuse(ctx, p, v, "record.search", "", err, q.describe())
 	}
 	found, total, err := s.findPatients(ctx, q)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	out := make([]Match, len(found))
 	for i, m := range found {
@@ -90,9 +91,9 @@ func (s *Service) Search(ctx context.Context, p *authz.Principal, via string, q 
 	d := q.describe()
 	describeFound(d, found, total)
 	if err := s.release(ctx, p, v, "record.search", "", d); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return out, nil
+	return out, total, nil
 }
 
 // where is the search condition; every value is a parameter.

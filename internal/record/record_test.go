@@ -111,15 +111,15 @@ func TestIngestAndRoleFilter(t *testing.T) {
 			}
 		}
 		// Search: by NHS number, by demographics; minimal disclosure.
-		ms, err := f.rec.Search(ctx, adm, record.ViaSearch, record.Query{NHSNumber: n})
+		ms, _, err := f.rec.Search(ctx, adm, record.ViaSearch, record.Query{NHSNumber: n})
 		if err != nil || len(ms) != 1 || ms[0].PostcodeDistrict != "LE1" {
 			t.Fatalf("search by NHS number: %+v %v", ms, err)
 		}
-		ms, err = f.rec.Search(ctx, cp, record.ViaSearch, record.Query{Family: "smyth", BirthDate: "1950-03-04", Given: "an", Postcode: "le1 5ab"})
+		ms, _, err = f.rec.Search(ctx, cp, record.ViaSearch, record.Query{Family: "smyth", BirthDate: "1950-03-04", Given: "an", Postcode: "le1 5ab"})
 		if err != nil || len(ms) != 1 {
 			t.Fatalf("search by demographics: %+v %v", ms, err)
 		}
-		if _, err := f.rec.Search(ctx, cp, record.ViaSearch, record.Query{NHSNumber: "9434765918"}); code(err) != errs.Invalid {
+		if _, _, err := f.rec.Search(ctx, cp, record.ViaSearch, record.Query{NHSNumber: "9434765918"}); code(err) != errs.Invalid {
 			t.Errorf("bad check digit in search: %v", err)
 		}
 		if f.countEvents("record.search", "success") != 2 {
@@ -172,7 +172,7 @@ func TestGate(t *testing.T) {
 			p := f.person(pr.email, pr.ods, pr.role, pr.status)
 			for _, try := range []func() error{
 				func() error { _, err := f.rec.Record(ctx, p, record.ViaSearch, n, ""); return err },
-				func() error { _, err := f.rec.Search(ctx, p, record.ViaSearch, record.Query{NHSNumber: n}); return err },
+				func() error { _, _, err := f.rec.Search(ctx, p, record.ViaSearch, record.Query{NHSNumber: n}); return err },
 				func() error {
 					_, err := f.rec.SearchResources(ctx, p, "Patient", record.SearchParams{Query: record.Query{NHSNumber: n}})
 					return err
@@ -216,7 +216,7 @@ func TestAuditBeforeData(t *testing.T) {
 		if v, err := broken.Record(ctx, cp, record.ViaSearch, n, ""); err == nil || v != nil || code(err) != errs.Internal {
 			t.Errorf("view with a failing audit store: %v %v", v, err)
 		}
-		if ms, err := broken.Search(ctx, cp, record.ViaSearch, record.Query{NHSNumber: n}); err == nil || ms != nil {
+		if ms, _, err := broken.Search(ctx, cp, record.ViaSearch, record.Query{NHSNumber: n}); err == nil || ms != nil {
 			t.Errorf("search with a failing audit store: %v %v", ms, err)
 		}
 		if r, err := broken.Read(ctx, cp, "Patient", out[0].ID); err == nil || r != nil {
@@ -327,7 +327,7 @@ func TestBadQueriesAreAudited(t *testing.T) {
 		f := newFixture(t, db)
 		ctx := context.Background()
 		cp := f.person("cp51@nhs.net", "RX9", record.RoleCareProfessional, "active")
-		if _, err := f.rec.Search(ctx, cp, record.ViaSearch, record.Query{NHSNumber: "9434765918"}); code(err) != errs.Invalid {
+		if _, _, err := f.rec.Search(ctx, cp, record.ViaSearch, record.Query{NHSNumber: "9434765918"}); code(err) != errs.Invalid {
 			t.Fatalf("bad NHS number search: %v", err)
 		}
 		if _, err := f.rec.Record(ctx, cp, record.ViaSearch, "123", ""); code(err) != errs.Invalid {

@@ -57,6 +57,7 @@ func (h *Handler) recordFail(w http.ResponseWriter, r *http.Request, err error) 
 
 type recordSearchData struct {
 	Matches  []record.Match
+	Total    int // how many match, when more than Matches
 	Searched bool
 }
 
@@ -71,8 +72,8 @@ func (h *Handler) recordHome(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) recordSearch(w http.ResponseWriter, r *http.Request) {
 	q := record.Query{NHSNumber: r.PostFormValue("nhs_number"), Family: r.PostFormValue("family"), Given: r.PostFormValue("given"),
 		BirthDate: r.PostFormValue("birth_date"), Gender: r.PostFormValue("gender"), Postcode: r.PostFormValue("postcode")}
-	ms, err := h.record.Search(r.Context(), principal(r), h.via(r, ""), q)
-	pg := &Page{Title: "Find a patient", Nav: "record", Form: r.PostForm, Data: &recordSearchData{Matches: ms, Searched: err == nil}}
+	ms, total, err := h.record.Search(r.Context(), principal(r), h.via(r, ""), q)
+	pg := &Page{Title: "Find a patient", Nav: "record", Form: r.PostForm, Data: &recordSearchData{Matches: ms, Total: total, Searched: err == nil}}
 	if err != nil {
 		if errs.CodeOf(err) == errs.Forbidden {
 			h.recordFail(w, r, err)

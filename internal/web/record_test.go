@@ -195,6 +195,25 @@ func TestRecordViewer(t *testing.T) {
 		if p = cp.post("/record/search", url.Values{"nhs_number": {"9434765918"}}); p.status != http.StatusBadRequest || !p.has("#error-summary") {
 			t.Errorf("bad check digit: %d", p.status)
 		}
+		// More people match than a search shows: the page says how many,
+		// and how to narrow it.
+		var entries []string
+		for i := 0; len(entries) < 23; i++ {
+			n := fmt.Sprintf("999000%04d", i)
+			if record.ValidNHSNumber(n) {
+				entries = append(entries, fmt.Sprintf(`{"resource":{"resourceType":"Patient","id":"ash%d","identifier":[{"system":"https://fhir.nhs.uk/Id/nhs-number","value":"%s"}],"name":[{"family":"Ashdown","given":["Sam"]}],"birthDate":"1980-01-02"}}`, i, n))
+			}
+		}
+		if status, body := e.publish(e.token(rr), "POST", "/fhir/R4/", []byte(`{"resourceType":"Bundle","type":"transaction","entry":[`+strings.Join(entries, ",")+`]}`)); status != http.StatusOK {
+			t.Fatalf("publish 23 Ashdowns: %d %s", status, body)
+		}
+		p = cp.post("/record/search", url.Values{"family": {"Ashdown"}, "birth_date": {"1980-01-02"}})
+		if p.doc.Find("#results tbody tr").Length() != 20 || p.text("#results-heading") != "23 patients found" || !p.has("#narrow-search") {
+			t.Errorf("a broad search: %d rows, %q, narrow: %v", p.doc.Find("#results tbody tr").Length(), p.text("#results-heading"), p.has("#narrow-search"))
+		}
+		if p = cp.post("/record/search", url.Values{"nhs_number": {"943 476 5919"}}); p.has("#narrow-search") || p.text("#results-heading") != "1 patient found" {
+			t.Errorf("a search finding one: %q", p.text("#results-heading"))
+		}
 		p = cp.get("/record/patients/" + rr.nhs)
 		if p.status != http.StatusOK || p.text("#patient-name") != "Ada OKORO" || p.text("#patient-gp") != "Meadow Lane Surgery" {
 			t.Fatalf("viewer: %d %q", p.status, p.text("main"))
