@@ -172,7 +172,10 @@ func TestGate(t *testing.T) {
 			p := f.person(pr.email, pr.ods, pr.role, pr.status)
 			for _, try := range []func() error{
 				func() error { _, err := f.rec.Record(ctx, p, record.ViaSearch, n, ""); return err },
-				func() error { _, _, err := f.rec.Search(ctx, p, record.ViaSearch, record.Query{NHSNumber: n}); return err },
+				func() error {
+					_, _, err := f.rec.Search(ctx, p, record.ViaSearch, record.Query{NHSNumber: n})
+					return err
+				},
 				func() error {
 					_, err := f.rec.SearchResources(ctx, p, "Patient", record.SearchParams{Query: record.Query{NHSNumber: n}})
 					return err
