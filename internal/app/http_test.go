@@ -129,6 +129,8 @@ func TestOperationalEndpoints(t *testing.T) {
 			`caregate_http_requests_total{code="404",route="/"} 1`,
 			"caregate_http_request_duration_seconds_bucket",
 			"caregate_access_requests_overdue 0",
+			"caregate_audit_group_commits_total",
+			"caregate_audit_grouped_events_total",
 			"go_goroutines",
 		} {
 			if !strings.Contains(res.body, want) {

@@ -73,7 +73,12 @@ func (a *App) routes(assets *web.Assets) http.Handler {
 		}
 		return float64(n)
 	})
-	a.Metrics.MustRegister(requests, duration, overdue, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// Group commit at work: events per commit is their ratio.
+	groups := prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "caregate_audit_group_commits_total",
+		Help: "Commits of the audit log's group-commit writer in this process."}, func() float64 { g, _ := a.Audit.Stats(); return float64(g) })
+	grouped := prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "caregate_audit_grouped_events_total",
+		Help: "Audit events committed by the group-commit writer in this process."}, func() float64 { _, e := a.Audit.Stats(); return float64(e) })
+	a.Metrics.MustRegister(requests, duration, overdue, groups, grouped, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := promhttp.HandlerFor(a.Metrics, promhttp.HandlerOpts{})
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		// Metrics are for the monitoring system on the host or an administrator.

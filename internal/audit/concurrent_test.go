@@ -67,6 +67,11 @@ func TestAppendConcurrent(t *testing.T) {
 			t.Fatal(err)
 		}
 		mustVerify(t, db, writers*each)
+		// 32 writers at once share commits: the writer reports every event,
+		// in fewer commits than events.
+		if groups, events := l.Stats(); events != writers*each || groups < 1 || groups >= events {
+			t.Errorf("Stats() = %d group commits carrying %d events, want %d events in fewer commits", groups, events, writers*each)
+		}
 		if n := countRows(t, db); n != writers*each {
 			t.Fatalf("%d rows, want %d", n, writers*each)
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/caregate/caregate/internal/clock"
 	"github.com/caregate/caregate/internal/store"
@@ -32,7 +33,13 @@ type Log struct {
 	headKnown bool
 	headSeq   int64
 	headHash  string
+
+	groups, grouped atomic.Int64 // group commits and the events they carried
 }
+
+// Stats returns how many group commits the writer has made and how many
+// events they carried (events in callers' transactions not counted).
+func (l *Log) Stats() (groups, events int64) { return l.groups.Load(), l.grouped.Load() }
 
 type pending struct {
 	ev   Event
@@ -168,6 +175,10 @@ func (l *Log) flush(batch []*pending) {
 		err = l.db.InTx(context.Background(), func(tx *store.Tx) error {
 			return l.appendTx(context.Background(), tx, evs)
 		})
+	}
+	if err == nil {
+		l.groups.Add(1)
+		l.grouped.Add(int64(len(batch)))
 	}
 	for _, p := range batch {
 		p.done <- err
