@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/caregate/caregate/internal/errs"
 )
@@ -18,8 +19,12 @@ func readBody(r *http.Request) ([]byte, error) {
 	b, err := io.ReadAll(r.Body)
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
+		limit := fmt.Sprintf("%d bytes", tooBig.Limit)
+		if tooBig.Limit >= 1<<20 && tooBig.Limit%(1<<20) == 0 {
+			limit = fmt.Sprintf("%d MB", tooBig.Limit>>20)
+		}
 		return nil, &httpError{http.StatusRequestEntityTooLarge, "too_large",
-			fmt.Sprintf("The request body is larger than the limit of %d bytes", tooBig.Limit)}
+			"The request body is larger than the limit of " + limit + ". Split a large file into smaller ones."}
 	}
 	if err != nil {
 		return nil, errs.E(errs.Invalid, "The request body could not be read")
@@ -81,6 +86,12 @@ func decodeOptional(r *http.Request, dst any) error {
 func decodeBytes(b []byte, dst any) error {
 	if t := bytes.TrimSpace(b); len(t) == 0 || t[0] != '{' {
 		return errs.E(errs.Invalid, "The request body must be a JSON object ({…})")
+	}
+	// JSON is UTF-8; encoding/json would quietly turn other bytes into
+	// U+FFFD, losing what was sent (a CSV file's text saved in another
+	// encoding, say) instead of saying so.
+	if !utf8.Valid(b) {
+		return errs.E(errs.Invalid, "The request body is not valid UTF-8 text. Send JSON in UTF-8; a file's text (such as a CSV intake) must be saved as UTF-8 first (in Excel: \"CSV UTF-8\").")
 	}
 	// encoding/json turns invalid UTF-8 into U+FFFD, but a \u0000 escape
 	// decodes to a NUL byte, which PostgreSQL cannot store.

@@ -39,6 +39,11 @@ func TestRefusals(t *testing.T) {
 				t.Errorf("NUL in a body: %d %s", r.status, r.body)
 			}
 		}
+		// Bytes that are not UTF-8 are refused, not turned into U+FFFD.
+		if r := s.do(t, "POST", "/api/v1/organisations", s.as[admin], tokenMode, "{\"name\":\"Caf\xe9 Trust\",\"ods_code\":\"RQ1\"}"); r.status != 400 ||
+			!strings.Contains(string(r.body), "not valid UTF-8") {
+			t.Errorf("Latin-1 in a body: %d %s", r.status, r.body)
+		}
 		if r := s.do(t, "GET", "/api/v1/audit-events?actor=%00", s.as[admin], tokenMode, ""); r.status != 400 {
 			t.Errorf("NUL in a query string: %d %s", r.status, r.body)
 		}

@@ -153,6 +153,13 @@ func TestInvitationAPI(t *testing.T) {
 		// An intake file with wrong headers is refused as a whole.
 		s.call(t, siteAuthoriser, "POST", "/api/v1/sites/"+s.siteB.ID+"/intakes", `{"file_name":"x.csv","content":"name,mail\na,b\n"}`, 400,
 			map[string]any{"detail": contains{"header line"}})
+		// A file saved in Windows-1252 put into the JSON as it is: refused,
+		// saying how to save it, rather than its accents quietly replaced.
+		s.call(t, siteAuthoriser, "POST", "/api/v1/sites/"+s.siteB.ID+"/intakes", "{\"file_name\":\"x.csv\",\"content\":\"forename\nZo\xeb\n\"}", 400,
+			map[string]any{"detail": contains{"CSV UTF-8"}})
+		// A 9 MB body: refused before it is read whole, in words.
+		s.call(t, siteAuthoriser, "POST", "/api/v1/sites/"+s.siteB.ID+"/intakes", `{"file_name":"x.csv","content":"`+strings.Repeat("x", 9<<20)+`"}`, 413,
+			map[string]any{"detail": contains{"limit of 8 MB"}})
 		// Removed members cannot be acted on.
 		mb := s.siteBMember(t)
 		s.call(t, siteAuthoriser, "POST", "/api/v1/sites/"+s.siteB.ID+"/memberships/"+mb.ID+"/remove", `{"leaving_date":"2026-11-30"}`, 200, map[string]any{"member.status": "deleted"})
