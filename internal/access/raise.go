@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -417,13 +418,35 @@ func flag(b bool) int {
 
 // history records a transition in the request's history.
 func (s *Service) history(ctx context.Context, tx *store.Tx, who audit.Who, r *Request, from, to, note string) error {
+	return s.histories(ctx, tx, who, []step{{r, from, to, note}})
+}
+
+// step is one transition for histories.
+type step struct {
+	r              *Request
+	from, to, note string
+}
+
+// histories records transitions made by who, in order, in one statement:
+// each takes the next step number of its request's history.
+func (s *Service) histories(ctx context.Context, tx *store.Tx, who audit.Who, steps []step) error {
 	actor := who.Email
 	if actor == "" {
 		actor = audit.SystemActor
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO access_request_events (id, request_id, step, at, actor_id, actor, from_state, to_state, note)
-		VALUES (?, ?, (SELECT COUNT(*) + 1 FROM access_request_events WHERE request_id = ?), ?, ?, ?, ?, ?, ?)`,
-		ident.New(), r.ID, r.ID, s.clock.Now().UnixMicro(), who.UserID, actor, from, to, note)
+	// A statement does not see its own rows: a request's second step in
+	// the same statement counts the rows before it and adds 2.
+	nth := map[string]int{}
+	rows := make([]any, 0, 6*len(steps))
+	for _, st := range steps {
+		nth[st.r.ID]++
+		rows = append(rows, ident.New(), st.r.ID, strconv.Itoa(nth[st.r.ID]), st.from, st.to, st.note)
+	}
+	// Only text in the VALUES list: PostgreSQL types it from its values.
+	_, err := tx.ExecRows(ctx, `INSERT INTO access_request_events (id, request_id, step, at, actor_id, actor, from_state, to_state, note)
+		SELECT v.column1, v.column2, (SELECT COUNT(*) FROM access_request_events e WHERE e.request_id = v.column2) + CAST(v.column3 AS INTEGER),
+			CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS TEXT), v.column4, v.column5, v.column6
+		FROM (VALUES `, []any{s.clock.Now().UnixMicro(), who.UserID, actor}, 6, rows, `) AS v`)
 	if err != nil {
 		return errs.Wrap(err, "request history")
 	}
