@@ -184,3 +184,84 @@ func (w *world) snapshot() string {
 	slices.Sort(lines)
 	return strings.Join(lines, "\n")
 }
+
+// mixedFile prepares w for a bulk raise and returns its items: requests
+// that go through, that wait for a service desk, that are refused for
+// every reason a form can be, and that repeat a source key.
+func mixedFile(t *testing.T, w *world) []access.Input {
+	raise := func(in access.Input) *access.Request {
+		t.Helper()
+		return must(w.svc.Raise(w.ctx, w.authoriser, in))(t)
+	}
+	earlier := newUser(w.surgery, "earlier@nhs.net")
+	earlier.SourceKey = "hr-0"
+	raise(earlier)
+	must(w.svc.Complete(w.ctx, w.backOffice, raise(newUser(w.surgery, "has.account@nhs.net")).ID, ""))(t)
+	w.person("portal@nhs.net")
+	keyed := func(in access.Input, key string) access.Input { in.SourceKey = key; return in }
+	amend := func(email string) access.Input {
+		return access.Input{Type: access.TypeAmendment, SiteID: w.surgery.ID, Email: email, GivenName: "Amy", FamilyName: "Able",
+			Role: access.RoleAdministrator, AttestDirectCare: true, AttestToldMisuse: true, AttestIGTraining: true}
+	}
+	badSite := newUser(w.surgery, "nosite@nhs.net")
+	badSite.SiteID = "no-such-site"
+	return []access.Input{
+		newUser(w.surgery, "one@nhs.net"),
+		newUser(w.ward, "ward@nhs.net"),
+		newUser(w.surgery, "  Mixed.Case@NHS.net "),
+		newUser(w.surgery, "one@nhs.net"), // open already, from the first item
+		newUser(w.surgery, "mixed.case@nhs.net"),
+		newUser(w.surgery, "someone@gmail.com"),
+		keyed(newUser(w.surgery, "keyed@nhs.net"), "hr-1"),
+		keyed(newUser(w.surgery, "keyed@nhs.net"), "hr-1"), // the same line again
+		keyed(newUser(w.surgery, "earlier@nhs.net"), "hr-0"),
+		keyed(newUser(w.ward, "elsewhere@nhs.net"), "hr-0"), // another organisation's key
+		amend("has.account@nhs.net"),
+		amend("no.account@nhs.net"),
+		newUser(w.surgery, "has.account@nhs.net"),
+		newUser(w.surgery, "portal@nhs.net"),
+		badSite,
+		newUser(w.surgery, "last@nhs.net"),
+	}
+}
+
+// TestBulkRaiseMatchesOneByOne raises the same file in bulk in one
+// database and one request at a time in another, and compares the
+// outcomes and everything written.
+func TestBulkRaiseMatchesOneByOne(t *testing.T) {
+	for _, e := range storetest.Engines(t) {
+		t.Run(e.Name, func(t *testing.T) {
+			bulk, single := newWorld(t, e.Open(t)), newWorld(t, e.Open(t))
+			res := must(bulk.svc.RaiseMany(bulk.ctx, bulk.authoriser, mixedFile(t, bulk)))(t)
+			var got, want []string
+			describe := func(w *world, r *access.Request, err error) string {
+				if err != nil {
+					e := errs.As(err)
+					return fmt.Sprintf("%s: %s %v", e.Code, w.unref(e.Message), e.Fields)
+				}
+				return fmt.Sprintf("%s %s %s subject:%t", r.Email, r.Type, r.State, r.SubjectUserID != "")
+			}
+			for _, it := range res {
+				var err error
+				if it.Error != nil {
+					err = it.Error
+				}
+				got = append(got, describe(bulk, it.Request, err))
+			}
+			for _, in := range mixedFile(t, single) {
+				r, err := single.svc.Raise(single.ctx, single.authoriser, in)
+				want = append(want, describe(single, r, err))
+			}
+			if g, w := strings.Join(got, "\n"), strings.Join(want, "\n"); g != w {
+				t.Errorf("bulk:\n%s\none by one:\n%s", g, w)
+			}
+			if res[7].Request == nil || res[7].Request.ID != res[6].Request.ID {
+				t.Error("a repeated source key did not return the request raised for it")
+			}
+			if b, s := bulk.snapshot(), single.snapshot(); b != s {
+				t.Errorf("bulk and one-by-one differ:\n--- bulk\n%s\n--- one by one\n%s", b, s)
+			}
+			bulk.verify()
+		})
+	}
+}

@@ -177,19 +177,9 @@ func (c *completing) readPeople(ctx context.Context, r *Request) error {
 			emails = append(emails, q.Email)
 		}
 	}
-	var conds []string
-	var args []any
-	for _, in := range []struct {
-		col  string
-		vals []string
-	}{{"u.email", emails}, {"u.id", userIDs}} {
-		if len(in.vals) > 0 {
-			cond, a := store.In(c.s.db.Dialect, in.col, in.vals)
-			conds, args = append(conds, cond), append(args, a...)
-		}
-	}
+	cond, args := store.AnyIn(c.s.db.Dialect, store.Match{Col: "u.email", Vals: emails}, store.Match{Col: "u.id", Vals: userIDs})
 	rows, err := c.tx.Query(ctx, `SELECT u.id, u.email, u.password_hash <> '', COALESCE(a.status, '')
-		FROM users u LEFT JOIN record_accounts a ON a.user_id = u.id WHERE `+strings.Join(conds, " OR "), args...)
+		FROM users u LEFT JOIN record_accounts a ON a.user_id = u.id WHERE `+cond, args...)
 	if err != nil {
 		return errs.Wrap(err, "read people")
 	}

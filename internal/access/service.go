@@ -341,15 +341,23 @@ func (s *Service) Account(ctx context.Context, userID string) (*RecordAccount, e
 const accountColumns = `id, user_id, organisation_id, username, role, status, status_reason, finishing_date, activated_at, last_used_at, created_at, updated_at`
 
 func (s *Service) accountTx(ctx context.Context, q store.Querier, userID string) (*RecordAccount, error) {
-	var a RecordAccount
-	var act, used, created, updated int64
-	err := q.QueryRow(ctx, `SELECT `+accountColumns+` FROM record_accounts WHERE user_id = ?`, userID).Scan(&a.ID, &a.UserID, &a.OrganisationID,
-		&a.Username, &a.Role, &a.Status, &a.StatusReason, &a.FinishingDate, &act, &used, &created, &updated)
+	a, err := scanAccount(q.QueryRow(ctx, `SELECT `+accountColumns+` FROM record_accounts WHERE user_id = ?`, userID))
 	if store.IsNoRows(err) {
 		return nil, errs.E(errs.NotFound, "This person has no record account")
 	}
 	if err != nil {
 		return nil, errs.Wrap(err, "load record account")
+	}
+	return a, nil
+}
+
+// scanAccount reads a record account selected as accountColumns.
+func scanAccount(row interface{ Scan(...any) error }) (*RecordAccount, error) {
+	var a RecordAccount
+	var act, used, created, updated int64
+	err := row.Scan(&a.ID, &a.UserID, &a.OrganisationID, &a.Username, &a.Role, &a.Status, &a.StatusReason, &a.FinishingDate, &act, &used, &created, &updated)
+	if err != nil {
+		return nil, err
 	}
 	a.ActivatedAt, a.LastUsedAt = micros(act), micros(used)
 	a.CreatedAt, a.UpdatedAt = time.UnixMicro(created).UTC(), time.UnixMicro(updated).UTC()

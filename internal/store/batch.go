@@ -32,6 +32,27 @@ func In(d Dialect, col string, vals []string) (string, []any) {
 	return col + ` IN (` + Values(1, len(vals))[1:], args
 }
 
+// Match is a column and the values it may take, for AnyIn.
+type Match struct {
+	Col  string
+	Vals []string
+}
+
+// AnyIn returns the condition that any of the columns takes one of its
+// values (as In), leaving out those with no values, and its arguments; ""
+// when none has any.
+func AnyIn(d Dialect, ms ...Match) (string, []any) {
+	var conds []string
+	var args []any
+	for _, m := range ms {
+		if len(m.Vals) > 0 {
+			cond, a := In(d, m.Col, m.Vals)
+			conds, args = append(conds, cond), append(args, a...)
+		}
+	}
+	return strings.Join(conds, " OR "), args
+}
+
 // ExecRows runs a set-based statement over many rows: head, then a VALUES
 // list of the rows, then tail; in as few statements as the engines'
 // parameter limits allow, and returns the rows affected. head ends where
