@@ -97,6 +97,14 @@ func (s *Service) scanRequest(row interface{ Scan(...any) error }) (*Request, er
 	return &r, nil
 }
 
+// scanWith scans a row into the destinations asked for and then more.
+type scanWith struct {
+	row   interface{ Scan(...any) error }
+	extra []any
+}
+
+func (w scanWith) Scan(dest ...any) error { return w.row.Scan(append(dest, w.extra...)...) }
+
 func (s *Service) load(ctx context.Context, q store.Querier, id string) (*Request, error) {
 	r, err := s.scanRequest(q.QueryRow(ctx, `SELECT `+requestColumns+` FROM access_requests WHERE id = ? OR ref = ?`, id, strings.ToUpper(id)))
 	if store.IsNoRows(err) {
@@ -261,7 +269,11 @@ func (s *Service) List(ctx context.Context, p *authz.Principal, f Filter) ([]*Re
 		}
 		add("(submitted_at < ? OR (submitted_at = ? AND id < ?))", at, at, id)
 	}
-	q := `SELECT ` + requestColumns + ` FROM access_requests`
+	// The names the list shows, in the same query.
+	q := `SELECT ` + requestColumns + `, (SELECT name FROM organisations o WHERE o.id = access_requests.organisation_id),
+		COALESCE((SELECT name FROM sites s WHERE s.id = access_requests.site_id), ''),
+		COALESCE((SELECT TRIM(given_name || ' ' || family_name) || ' (' || email || ')' FROM users u WHERE u.id = access_requests.assigned_to), '')
+		FROM access_requests`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -274,10 +286,12 @@ func (s *Service) List(ctx context.Context, p *authz.Principal, f Filter) ([]*Re
 	defer rows.Close()
 	out := []*Request{}
 	for rows.Next() {
-		r, err := s.scanRequest(rows)
+		var org, site, assignee string
+		r, err := s.scanRequest(scanWith{rows, []any{&org, &site, &assignee}})
 		if err != nil {
 			return nil, "", errs.Wrap(err, "scan request")
 		}
+		r.OrganisationName, r.SiteName, r.AssigneeName = org, site, assignee
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
