@@ -1,9 +1,11 @@
 package access_test
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/caregate/caregate/internal/access"
@@ -264,4 +266,61 @@ func TestBulkRaiseMatchesOneByOne(t *testing.T) {
 			bulk.verify()
 		})
 	}
+}
+
+// TestConcurrentBulkCompletionsActOnce runs bulk completions of the same
+// requests at once (with single completions among them): each request is
+// completed once, with one account and one set of credentials, and every
+// other attempt is refused because it is completed.
+func TestConcurrentBulkCompletionsActOnce(t *testing.T) {
+	each(t, func(t *testing.T, w *world) {
+		const n = 40
+		ids := make([]string, n)
+		for i := range ids {
+			ids[i] = must(w.svc.Raise(w.ctx, w.authoriser, newUser(w.surgery, fmt.Sprintf("race%02d@nhs.net", i))))(t).ID
+		}
+		var mu sync.Mutex
+		completed, refused, byBulk := 0, 0, 0
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() {
+				res, err := w.svc.CompleteMany(context.Background(), w.backOffice, ids, "")
+				if err != nil {
+					t.Errorf("bulk completion: %v", err)
+					return
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				completed += res.Completed
+				byBulk += res.Completed
+				for _, why := range res.Failed {
+					// Completed already; or, on PostgreSQL, completed by
+					// another transaction while this one was at it.
+					if !strings.Contains(why, "is completed, so it cannot be completed") && !strings.Contains(why, "at the same time") &&
+						why != "An account with this e-mail address already exists" {
+						t.Errorf("refused because %q", why)
+					}
+					refused++
+				}
+			})
+		}
+		wg.Go(func() {
+			_, err := w.svc.Complete(context.Background(), w.backOffice, ids[n/2], "")
+			mu.Lock()
+			defer mu.Unlock()
+			if err == nil {
+				completed++
+			}
+		})
+		wg.Wait()
+		var accounts, mails int
+		w.db.QueryRow(w.ctx, `SELECT COUNT(*) FROM record_accounts`).Scan(&accounts)
+		w.db.QueryRow(w.ctx, `SELECT COUNT(*) FROM outbox WHERE kind = 'credentials_password'`).Scan(&mails)
+		// Each bulk completion completes or refuses every request.
+		if completed != n || byBulk+refused != 4*n || accounts != n || mails != n {
+			t.Fatalf("%d completed (%d in bulk), %d refused, %d accounts, %d password e-mails; want %d, %d, %d, %d",
+				completed, byBulk, refused, accounts, mails, n, 4*n-byBulk, n, n)
+		}
+		w.verify()
+	})
 }

@@ -183,10 +183,8 @@ func (s *Service) grant(ctx context.Context, tx *store.Tx, who audit.Who, r *Req
 		}
 	}
 	var err error
-	if acct != nil {
-		if err := hasAccount(r, acct.Status); err != nil {
-			return err
-		}
+	if acct != nil && acct.Status != AccountDeleted {
+		return errs.E(errs.Conflict, "%s already has a record account (%s)", r.Email, acct.Status)
 	}
 	username := ""
 	if acct != nil {
@@ -219,15 +217,6 @@ func (s *Service) grant(ctx context.Context, tx *store.Tx, who audit.Who, r *Req
 		}
 	}
 	return s.granted(ctx, tx, who, r, username, pw)
-}
-
-// hasAccount refuses a new-user request for someone whose record account
-// (of the status given, "" for none) is still there.
-func hasAccount(r *Request, status string) error {
-	if status != "" && status != AccountDeleted {
-		return errs.E(errs.Conflict, "%s already has a record account (%s)", r.Email, status)
-	}
-	return nil
 }
 
 // insertAccounts creates the active record accounts of new-user requests

@@ -99,12 +99,8 @@ func (c *completing) run(ctx context.Context, ids []string) error {
 				continue
 			}
 			planned, err := c.plan(ctx, r)
-			if err != nil && errs.CodeOf(err) == errs.Internal {
-				return err
-			}
 			if err != nil {
-				c.failed[id] = errs.As(err).Message
-				continue
+				return err
 			}
 			if planned {
 				continue
@@ -121,8 +117,8 @@ func (c *completing) run(ctx context.Context, ids []string) error {
 }
 
 // plan adds a new-user request to the batch, or reports false for one
-// that must be completed on its own. It refuses, as grant would, a person
-// who already has a record account.
+// that must be completed on its own: anything but a person without a
+// record account, who can be given one in a batch.
 func (c *completing) plan(ctx context.Context, r *Request) (bool, error) {
 	if r.Type != TypeNewUser || c.taken[r.Email] || (r.SubjectUserID != "" && c.taken[r.SubjectUserID]) {
 		return false, nil
@@ -145,12 +141,12 @@ func (c *completing) plan(ctx context.Context, r *Request) (bool, error) {
 		if n.Validate() != nil {
 			return false, nil // grant says why
 		}
-	case pe.account == AccountDeleted || c.taken[pe.userID]:
-		return false, nil // a leaver back, whose account is brought back on its own; or someone already in the batch
-	default:
-		if err := hasAccount(r, pe.account); err != nil {
-			return false, err
-		}
+	case pe.account != "" || c.taken[pe.userID]:
+		// A leaver back, whose account is brought back on its own; someone
+		// with an account, refused on their own too (the request may have
+		// been completed meanwhile, which says it better); or someone
+		// already in the batch.
+		return false, nil
 	}
 	if c.taken == nil {
 		c.taken, c.noPass = map[string]bool{}, map[string]bool{}
