@@ -2,13 +2,11 @@ package access
 
 import (
 	"context"
+	"database/sql"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/caregate/caregate/internal/audit"
 	"github.com/caregate/caregate/internal/auth"
@@ -41,128 +39,6 @@ func (s *Service) checkComplete(p *authz.Principal, r *Request) error {
 	return nil
 }
 
-// BulkResult reports a bulk completion.
-type BulkResult struct {
-	Completed int               `json:"completed"`
-	Failed    map[string]string `json:"failed"` // request id → why not
-}
-
-// bulkChunk bounds one transaction of a bulk completion: big enough to share
-// commits, small enough not to hold the writer for long.
-const bulkChunk = 250
-
-// CompleteMany completes many requests (a new intake of doctors, say), a
-// chunk per transaction. A request that cannot be completed is reported
-// and skipped; the others go ahead. Callers: the back office.
-func (s *Service) CompleteMany(ctx context.Context, p *authz.Principal, ids []string, note string) (*BulkResult, error) {
-	if p == nil {
-		return nil, errs.E(errs.Unauthenticated, "Sign in to continue")
-	}
-	if !isBackOffice(p) {
-		return nil, errs.E(errs.Forbidden, "Only the back office completes requests")
-	}
-	if len(ids) > 20000 {
-		return nil, errs.E(errs.Invalid, "Complete at most 20,000 requests at once")
-	}
-	res := &BulkResult{Failed: map[string]string{}}
-	note = strings.TrimSpace(note)
-	var mu sync.Mutex
-	err := s.chunks(ctx, len(ids), func(tx *store.Tx, start, end int) error {
-		done := 0
-		failed := map[string]string{}
-		loaded, err := s.loadMany(ctx, tx, ids[start:end])
-		if err != nil {
-			return err
-		}
-		for _, id := range ids[start:end] {
-			// Each request in a savepoint: one that fails leaves nothing
-			// half-done and the others go ahead.
-			err := tx.Savepoint(ctx, func() error {
-				r, ok := loaded[id]
-				if !ok {
-					var err error
-					if r, err = s.load(ctx, tx, id); err != nil { // a reference, or not found
-						return err
-					}
-				}
-				delete(loaded, id) // a repeated id is read again, in its new state
-				if err := s.checkComplete(p, r); err != nil {
-					return err
-				}
-				from := r.State
-				if err := s.completeTx(ctx, tx, p.Who(), r, note); err != nil {
-					return err
-				}
-				if err := s.save(ctx, tx, r, from); err != nil {
-					return err
-				}
-				return s.log.Record(ctx, tx, audit.New(p.Who(), "access_request.complete", "access_request", r.ID, audit.Success,
-					map[string]string{"from": from, "to": r.State, "bulk": "1"}))
-			})
-			if err != nil {
-				if errs.CodeOf(err) == errs.Internal {
-					return err
-				}
-				failed[id] = errs.As(err).Message
-				continue
-			}
-			done++
-		}
-		mu.Lock()
-		res.Completed += done
-		for k, v := range failed {
-			res.Failed[k] = v
-		}
-		mu.Unlock()
-		return nil
-	})
-	return res, err
-}
-
-// loadMany reads the requests with the given ids in one query.
-func (s *Service) loadMany(ctx context.Context, tx *store.Tx, ids []string) (map[string]*Request, error) {
-	out := make(map[string]*Request, len(ids))
-	if len(ids) == 0 {
-		return out, nil
-	}
-	args := make([]any, len(ids))
-	for i, id := range ids {
-		args[i] = id
-	}
-	rows, err := tx.Query(ctx, `SELECT `+requestColumns+` FROM access_requests WHERE id IN (?`+strings.Repeat(", ?", len(ids)-1)+`)`, args...)
-	if err != nil {
-		return nil, errs.Wrap(err, "load requests")
-	}
-	defer rows.Close()
-	for rows.Next() {
-		r, err := s.scanRequest(rows)
-		if err != nil {
-			return nil, errs.Wrap(err, "load requests")
-		}
-		out[r.ID] = r
-	}
-	return out, rows.Err()
-}
-
-// chunks runs fn over [0, n) in chunks, a transaction each. On PostgreSQL
-// several chunks run at once on separate connections: bulk work there is
-// bound by round trips, not by the one writer SQLite has.
-func (s *Service) chunks(ctx context.Context, n int, fn func(tx *store.Tx, start, end int) error) error {
-	workers := 1
-	if s.db.Dialect == store.Postgres {
-		workers = 8
-	}
-	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(workers)
-	for start := 0; start < n; start += bulkChunk {
-		end := min(start+bulkChunk, n)
-		g.Go(func() error {
-			return s.db.InTx(ctx, func(tx *store.Tx) error { return fn(tx, start, end) })
-		})
-	}
-	return g.Wait()
-}
-
 // completeTx applies a request to the record account and closes it.
 func (s *Service) completeTx(ctx context.Context, tx *store.Tx, who audit.Who, r *Request, note string) error {
 	from := r.State
@@ -182,23 +58,29 @@ func (s *Service) completeTx(ctx context.Context, tx *store.Tx, who audit.Who, r
 	if err != nil {
 		return err
 	}
-	now := s.clock.Now()
-	r.State, r.ClosedAt, r.Resolution = StateCompleted, &now, note
-	if r.AssignedTo == "" {
-		r.AssignedTo = who.UserID
-	}
+	s.markCompleted(r, who, note)
 	if err := s.history(ctx, tx, who, r, from, r.State, note); err != nil {
 		return err
 	}
 	return s.mailSubmitter(ctx, tx, r, "request_completed")
 }
 
+// markCompleted closes a request as completed by who; the caller writes
+// its history and saves it.
+func (s *Service) markCompleted(r *Request, who audit.Who, note string) {
+	now := s.clock.Now()
+	r.State, r.ClosedAt, r.Resolution = StateCompleted, &now, note
+	if r.AssignedTo == "" {
+		r.AssignedTo = who.UserID
+	}
+}
+
 var nonLetters = regexp.MustCompile(`[^a-z]`)
 
-// username picks a record user name from the person's name: first initial
-// and family name ("jsmith"), then "jsmith2", "jsmith3" … Bases never end in
-// a digit, so a numbered name cannot clash with another base.
-func (s *Service) username(ctx context.Context, tx *store.Tx, given, family string) (string, error) {
+// usernameBase is the stem of a person's record user name: first initial
+// and family name ("jsmith"). Bases never end in a digit, so a numbered
+// name cannot clash with another base.
+func usernameBase(given, family string) string {
 	base := nonLetters.ReplaceAllString(strings.ToLower(family), "")
 	if g := nonLetters.ReplaceAllString(strings.ToLower(given), ""); g != "" {
 		base = g[:1] + base
@@ -209,26 +91,65 @@ func (s *Service) username(ctx context.Context, tx *store.Tx, given, family stri
 	if len(base) < 2 {
 		base = "user"
 	}
-	const next = `INSERT INTO username_counters (base, n) VALUES (?, 1)
-		ON CONFLICT (base) DO UPDATE SET n = username_counters.n + 1 RETURNING n`
-	var n int64
+	return base
+}
+
+// usernames picks record user names for people, in order: "jsmith", then
+// "jsmith2", "jsmith3" … Each base's counter moves once for all the people
+// who share it, so a bulk completion chooses all its names in one statement.
+func (s *Service) usernames(ctx context.Context, tx *store.Tx, people []*Request) ([]string, error) {
+	bases := make([]string, len(people))
+	count := map[string]int64{}
+	var args []any
+	for i, r := range people {
+		bases[i] = usernameBase(r.GivenName, r.FamilyName)
+		if count[bases[i]] == 0 {
+			args = append(args, bases[i], nil)
+		}
+		count[bases[i]]++
+	}
+	for i := 0; i < len(args); i += 2 {
+		args[i+1] = count[args[i].(string)]
+	}
+	q := `INSERT INTO username_counters (base, n) VALUES ` + store.Values(len(args)/2, 2) + `
+		ON CONFLICT (base) DO UPDATE SET n = username_counters.n + excluded.n RETURNING base, n`
+	var rows *sql.Rows
 	var err error
 	if s.db.Dialect == store.Postgres {
 		// Outside the transaction, like a sequence: concurrent bulk
 		// transactions of one intake (all "dintake…") must not queue on the
 		// counter's row lock. A rolled-back transaction leaves a gap in the
 		// numbers, which is harmless.
-		err = s.db.W.QueryRowContext(ctx, s.db.Rebind(next), base).Scan(&n)
+		rows, err = s.db.W.QueryContext(ctx, s.db.Rebind(q), args...)
 	} else {
-		err = tx.QueryRow(ctx, next, base).Scan(&n)
+		rows, err = tx.Query(ctx, q, args...)
 	}
 	if err != nil {
-		return "", errs.Wrap(err, "choose user name")
+		return nil, errs.Wrap(err, "choose user names")
 	}
-	if n == 1 {
-		return base, nil
+	defer rows.Close()
+	next := map[string]int64{} // the first number of each base's run
+	for rows.Next() {
+		var base string
+		var last int64
+		if err := rows.Scan(&base, &last); err != nil {
+			return nil, errs.Wrap(err, "choose user names")
+		}
+		next[base] = last - count[base] + 1
 	}
-	return base + strconv.FormatInt(n, 10), nil
+	if err := rows.Err(); err != nil {
+		return nil, errs.Wrap(err, "choose user names")
+	}
+	names := make([]string, len(people))
+	for i, base := range bases {
+		n := next[base]
+		next[base]++
+		names[i] = base
+		if n > 1 {
+			names[i] += strconv.FormatInt(n, 10)
+		}
+	}
+	return names, nil
 }
 
 // grant actions a new-user request: the sign-in identity if the person has
@@ -271,16 +192,51 @@ func (s *Service) grant(ctx context.Context, tx *store.Tx, who audit.Who, r *Req
 		_, err = tx.Exec(ctx, `UPDATE record_accounts SET organisation_id = ?, role = ?, status = ?, status_reason = '', finishing_date = ?,
 			activated_at = ?, last_used_at = 0, idle_from = ?, inactivity_warned_at = 0, updated_at = ? WHERE id = ?`, r.OrganisationID, r.Role, AccountActive, r.FinishingDate, now, now, now, acct.ID)
 	} else {
-		if username, err = s.username(ctx, tx, r.GivenName, r.FamilyName); err != nil {
+		var names []string
+		if names, err = s.usernames(ctx, tx, []*Request{r}); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO record_accounts (id, user_id, organisation_id, username, role, status, finishing_date, activated_at, idle_from, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, ident.New(), userID, r.OrganisationID, username, r.Role, AccountActive, r.FinishingDate, now, now, now, now)
+		username = names[0]
+		err = s.insertAccounts(ctx, tx, []*Request{r}, names)
 	}
 	if err != nil {
 		return errs.Wrap(err, "record account")
 	}
-	if err := s.log.Record(ctx, tx, audit.New(who, "record_account.grant", "user", userID, audit.Success,
+	// Someone who already signs in to the portal keeps their own password.
+	pw, needsPassword := "", created
+	if !created {
+		var hash string
+		if err := tx.QueryRow(ctx, `SELECT password_hash FROM users WHERE id = ?`, userID).Scan(&hash); err != nil {
+			return errs.Wrap(err, "read account")
+		}
+		needsPassword = hash == ""
+	}
+	if needsPassword {
+		if pw, err = s.users.SetOneTimePasswordTx(ctx, tx, userID); err != nil {
+			return err
+		}
+	}
+	return s.granted(ctx, tx, who, r, username, pw)
+}
+
+// insertAccounts creates the active record accounts of new-user requests
+// (whose SubjectUserID is set) with the user names given, in one statement.
+func (s *Service) insertAccounts(ctx context.Context, tx *store.Tx, rs []*Request, names []string) error {
+	now := s.clock.Now().UnixMicro()
+	args := make([]any, 0, 11*len(rs))
+	for i, r := range rs {
+		args = append(args, ident.New(), r.SubjectUserID, r.OrganisationID, names[i], r.Role, AccountActive, r.FinishingDate, now, now, now, now)
+	}
+	_, err := tx.ExecRows(ctx, `INSERT INTO record_accounts (id, user_id, organisation_id, username, role, status, finishing_date, activated_at, idle_from, created_at, updated_at)
+		VALUES `, nil, 11, args, "")
+	return err
+}
+
+// granted audits a granted record account and sends its credentials: the
+// user name and, when pw is given, the one-time password in a separate
+// e-mail, to the organisation's nominated individual where it has one.
+func (s *Service) granted(ctx context.Context, tx *store.Tx, who audit.Who, r *Request, username, pw string) error {
+	if err := s.log.Record(ctx, tx, audit.New(who, "record_account.grant", "user", r.SubjectUserID, audit.Success,
 		map[string]string{"role": r.Role, "username": username, "request": r.Ref})); err != nil {
 		return err
 	}
@@ -289,19 +245,8 @@ func (s *Service) grant(ctx context.Context, tx *store.Tx, who audit.Who, r *Req
 		RelatedType: "access_request", RelatedID: r.ID}); err != nil {
 		return errs.Wrap(err, "queue e-mail")
 	}
-	// Someone who already signs in to the portal keeps their own password.
-	if !created {
-		var hash string
-		if err := tx.QueryRow(ctx, `SELECT password_hash FROM users WHERE id = ?`, userID).Scan(&hash); err != nil {
-			return errs.Wrap(err, "read account")
-		}
-		if hash != "" {
-			return nil
-		}
-	}
-	pw, err := s.users.SetOneTimePasswordTx(ctx, tx, userID)
-	if err != nil {
-		return err
+	if pw == "" {
+		return nil
 	}
 	to, forName := r.Email, ""
 	recipient, err := memo(tx, "recipient:"+r.OrganisationID, func() (string, error) {

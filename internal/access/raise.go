@@ -3,8 +3,10 @@ package access
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -198,20 +200,61 @@ func (s *Service) RaiseAutomaticTx(ctx context.Context, tx *store.Tx, person *au
 }
 
 func (s *Service) raiseTx(ctx context.Context, tx *store.Tx, p *authz.Principal, in Input, auto bool) (*Request, error) {
+	pl, existing, err := s.planRaise(ctx, tx, p, in, auto, nil)
+	if existing != nil || err != nil {
+		return existing, err
+	}
+	err = s.writeRaised(ctx, tx, p, []*planned{pl})
+	if store.IsUniqueViolation(err) {
+		if in.SourceKey != "" { // raised at the same moment by another call
+			in.OrganisationID = pl.r.OrganisationID
+			if r, err := s.bySourceKey(ctx, s.db, in); r != nil || err != nil {
+				return r, err
+			}
+		}
+		return nil, errs.E(errs.Conflict, "There is already an open request for %s; wait for it to finish or cancel it first", pl.r.Email)
+	}
+	if err != nil {
+		return nil, errs.Wrap(err, "insert request")
+	}
+	return pl.r, nil
+}
+
+// planned is a request checked and ready to write.
+type planned struct {
+	r         *Request
+	openKey   string
+	source    any    // the source key, or nil
+	validated bool   // validated on submission
+	routing   string // why, if so
+}
+
+// errOneByOne is planRaise's answer, in a bulk raise, for a request whose
+// source key was seen before: it is raised on its own, which finds the
+// earlier request.
+var errOneByOne = errors.New("raise on its own")
+
+// planRaise checks a request and builds it, or returns the request raised
+// before with the same source key. k, in a bulk raise, holds what the
+// chunk has read already; nil reads the database.
+func (s *Service) planRaise(ctx context.Context, tx *store.Tx, p *authz.Principal, in Input, auto bool, k *known) (*planned, *Request, error) {
 	if p == nil {
-		return nil, errs.E(errs.Unauthenticated, "Sign in to continue")
+		return nil, nil, errs.E(errs.Unauthenticated, "Sign in to continue")
 	}
 	// Where the person works: the site's organisation, whoever asks
 	// (permission is checked next), which must be the one named if any.
 	var where errs.Validation
 	if in.SiteID != "" {
-		var siteOrg string
-		err := tx.QueryRow(ctx, `SELECT organisation_id FROM sites WHERE id = ?`, in.SiteID).Scan(&siteOrg)
+		siteOrg, err := memo(tx, "site:"+in.SiteID, func() (string, error) {
+			var v string
+			err := tx.QueryRow(ctx, `SELECT organisation_id FROM sites WHERE id = ?`, in.SiteID).Scan(&v)
+			return v, err
+		})
 		switch {
 		case store.IsNoRows(err):
 			where.Add("site_id", "Choose the site they work at")
 		case err != nil:
-			return nil, errs.Wrap(err, "find site")
+			return nil, nil, errs.Wrap(err, "find site")
 		case in.OrganisationID != "" && in.OrganisationID != siteOrg:
 			where.Add("site_id", "The site is not part of the organisation chosen")
 		default:
@@ -237,27 +280,30 @@ func (s *Service) raiseTx(ctx context.Context, tx *store.Tx, p *authz.Principal,
 		if cerr := s.check(&in, nil); cerr != nil {
 			where.Fields = append(where.Fields, errs.As(cerr).Fields...)
 		}
-		return nil, where.Err()
+		return nil, nil, where.Err()
 	}
 	if err != nil && errs.CodeOf(err) != errs.Forbidden {
-		return nil, err
+		return nil, nil, err
 	}
 	may, _ := memo(tx, fmt.Sprintf("raise:%t:", auto)+p.UserID+":"+in.OrganisationID+":"+in.SiteID, func() (bool, error) {
 		return auto || s.canRaise(ctx, p, in.OrganisationID, in.SiteID), nil
 	})
 	if err != nil || !may {
-		return nil, errs.E(errs.Forbidden, "Only a site authoriser of the site or the organisation's service desk may raise requests for its staff")
+		return nil, nil, errs.E(errs.Forbidden, "Only a site authoriser of the site or the organisation's service desk may raise requests for its staff")
 	}
-	if in.SourceKey != "" {
+	if k != nil && k.sources[strings.TrimSpace(in.SourceKey)] {
+		return nil, nil, errOneByOne
+	}
+	if k == nil && in.SourceKey != "" {
 		if r, err := s.bySourceKey(ctx, tx, in); r != nil || err != nil {
-			return r, err
+			return nil, r, err
 		}
 	}
 	if err := s.check(&in, o); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if o.Status != org.StatusActive {
-		return nil, errs.E(errs.Conflict, "%s is not taking new access requests (%s)", o.Name, o.Status)
+		return nil, nil, errs.E(errs.Conflict, "%s is not taking new access requests (%s)", o.Name, o.Status)
 	}
 	if in.Type == TypeNewUser {
 		type suspension struct {
@@ -269,40 +315,32 @@ func (s *Service) raiseTx(ctx context.Context, tx *store.Tx, p *authz.Principal,
 			return suspension{on, msg}, err
 		})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		on, msg := sus.on, sus.msg
 		if on {
-			return nil, errs.E(errs.Conflict, "%s", msg)
+			return nil, nil, errs.E(errs.Conflict, "%s", msg)
 		}
 	}
 	// The person: their account, if they have one, and its record account.
-	var subject string
-	if u, err := s.users.UserByEmail(ctx, in.Email); err == nil {
-		subject = u.ID
-	} else if errs.CodeOf(err) != errs.NotFound {
-		return nil, err
-	}
-	var acct *RecordAccount
-	if subject != "" {
-		if acct, err = s.accountTx(ctx, tx, subject); err != nil && errs.CodeOf(err) != errs.NotFound {
-			return nil, err
-		}
+	subject, acct, err := s.personOf(ctx, tx, k, in.Email)
+	if err != nil {
+		return nil, nil, err
 	}
 	if err := wantAccount(in.Type, acct); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 
 	// Checked before writing, so that a duplicate in a bulk transaction is
 	// reported without spoiling the transaction (PostgreSQL aborts a
 	// transaction on a failed statement); the unique index still guards
 	// against two at the same moment.
-	var dup int
-	if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM access_requests WHERE open_key = ?`, openKey(&in)).Scan(&dup); err != nil {
-		return nil, errs.Wrap(err, "check duplicates")
+	dup, err := s.openTaken(ctx, tx, k, openKey(&in))
+	if err != nil {
+		return nil, nil, err
 	}
-	if dup > 0 {
-		return nil, errs.E(errs.Conflict, "There is already an open request for %s; wait for it to finish or cancel it first", in.Email)
+	if dup {
+		return nil, nil, errs.E(errs.Conflict, "There is already an open request for %s; wait for it to finish or cancel it first", in.Email)
 	}
 	now := s.clock.Now()
 	r := &Request{ID: ident.New(), Ref: newRef(), Type: in.Type, State: StateSubmitted, OrganisationID: in.OrganisationID, SiteID: in.SiteID,
@@ -311,13 +349,7 @@ func (s *Service) raiseTx(ctx context.Context, tx *store.Tx, p *authz.Principal,
 		AttestDirectCare: in.AttestDirectCare, AttestToldMisuse: in.AttestToldMisuse, AttestIGTraining: in.AttestIGTraining,
 		SubmittedBy: p.UserID, SubmittedAt: now, UpdatedAt: now}
 	r.Title = Title(s.cfg.ServiceName, r.Type, r.Name())
-	var site, subj, source any
-	if r.SiteID != "" {
-		site = r.SiteID
-	}
-	if subject != "" {
-		subj = subject
-	}
+	var source any
 	if in.SourceKey != "" {
 		source = in.SourceKey
 	}
@@ -325,46 +357,63 @@ func (s *Service) raiseTx(ctx context.Context, tx *store.Tx, p *authz.Principal,
 	// organisation's service desk validates; the service desk's own
 	// submissions are validated by being made. Either way the request is
 	// written once, in its state after submission.
-	validated := o.Routing != org.RoutingServiceDesk || (!auto && p.StaffsServiceDesk(o.ID))
-	if validated {
+	pl := &planned{r: r, openKey: openKey(&in), source: source}
+	if o.Routing != org.RoutingServiceDesk || (!auto && p.StaffsServiceDesk(o.ID)) {
 		s.markValidated(r, p.UserID)
+		pl.validated, pl.routing = true, routingNote(o, p)
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO access_requests (id, ref, type, state, title, organisation_id, site_id, subject_user_id, email, given_name, family_name,
-		job_title, phone, role, new_email, finishing_date, reason, leaving_date, notes, attest_direct_care, attest_told_misuse, attest_ig_training,
-		submitted_by, submitted_at, validated_by, validated_at, due_at, updated_at, open_key, source_key)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.ID, r.Ref, r.Type, r.State, r.Title, r.OrganisationID, site, subj, r.Email, r.GivenName, r.FamilyName, r.JobTitle, r.Phone, r.Role,
-		r.NewEmail, r.FinishingDate, r.Reason, r.LeavingDate, r.Notes, flag(r.AttestDirectCare), flag(r.AttestToldMisuse), flag(r.AttestIGTraining),
-		r.SubmittedBy, now.UnixMicro(), r.ValidatedBy, microsOf(r.ValidatedAt), microsOf(r.DueAt), now.UnixMicro(), openKey(&in), source)
-	if store.IsUniqueViolation(err) {
-		if in.SourceKey != "" { // raised at the same moment by another call
-			if r, err := s.bySourceKey(ctx, s.db, in); r != nil || err != nil {
-				return r, err
-			}
+	if k != nil {
+		k.open[pl.openKey] = true
+		if in.SourceKey != "" {
+			k.sources[in.SourceKey] = true
 		}
-		return nil, errs.E(errs.Conflict, "There is already an open request for %s; wait for it to finish or cancel it first", r.Email)
 	}
-	if err != nil {
-		return nil, errs.Wrap(err, "insert request")
-	}
-	if err := s.history(ctx, tx, p.Who(), r, "", StateSubmitted, r.Notes); err != nil { // the first step, even when validated at once
-		return nil, err
-	}
-	if err := s.log.Record(ctx, tx, audit.New(p.Who(), "access_request.submit", "access_request", r.ID, audit.Success,
-		map[string]string{"type": r.Type, "organisation_id": r.OrganisationID, "email": r.Email})); err != nil {
-		return nil, err
-	}
-	if validated {
-		if err := s.history(ctx, tx, p.Who(), r, StateSubmitted, StateValidated, "Validated on submission ("+routingNote(o, p)+")"); err != nil {
-			return nil, err
+	return pl, nil, nil
+}
+
+// writeRaised writes requests planned by p, in order: the requests, their
+// first steps of history (and the second, when validated on submission) in
+// a few statements, then each one's audit event and e-mail to its
+// submitter. The error of the requests' insert is returned as it is, for
+// the caller to tell a duplicate.
+func (s *Service) writeRaised(ctx context.Context, tx *store.Tx, p *authz.Principal, pls []*planned) error {
+	rows := make([]any, 0, 30*len(pls))
+	var steps []step
+	for _, pl := range pls {
+		r := pl.r
+		rows = append(rows, r.ID, r.Ref, r.Type, r.State, r.Title, r.OrganisationID, nullable(r.SiteID), nullable(r.SubjectUserID), r.Email, r.GivenName,
+			r.FamilyName, r.JobTitle, r.Phone, r.Role, r.NewEmail, r.FinishingDate, r.Reason, r.LeavingDate, r.Notes, flag(r.AttestDirectCare),
+			flag(r.AttestToldMisuse), flag(r.AttestIGTraining), r.SubmittedBy, r.SubmittedAt.UnixMicro(), r.ValidatedBy, microsOf(r.ValidatedAt), microsOf(r.DueAt), r.UpdatedAt.UnixMicro(),
+			pl.openKey, pl.source)
+		// The first step, even when validated at once.
+		steps = append(steps, step{r, "", StateSubmitted, r.Notes})
+		if pl.validated {
+			steps = append(steps, step{r, StateSubmitted, StateValidated, "Validated on submission (" + pl.routing + ")"})
 		}
-		if err := s.mailSubmitter(ctx, tx, r, "request_validated"); err != nil {
-			return nil, err
-		}
-	} else if err := s.mailSubmitter(ctx, tx, r, "request_submitted"); err != nil {
-		return nil, err
 	}
-	return r, nil
+	if _, err := tx.ExecRows(ctx, `INSERT INTO access_requests (id, ref, type, state, title, organisation_id, site_id, subject_user_id, email, given_name,
+		family_name, job_title, phone, role, new_email, finishing_date, reason, leaving_date, notes, attest_direct_care, attest_told_misuse,
+		attest_ig_training, submitted_by, submitted_at, validated_by, validated_at, due_at, updated_at, open_key, source_key) VALUES `, nil, 30, rows, ""); err != nil {
+		return err
+	}
+	if err := s.histories(ctx, tx, p.Who(), steps); err != nil {
+		return err
+	}
+	for _, pl := range pls {
+		r := pl.r
+		if err := s.log.Record(ctx, tx, audit.New(p.Who(), "access_request.submit", "access_request", r.ID, audit.Success,
+			map[string]string{"type": r.Type, "organisation_id": r.OrganisationID, "email": r.Email})); err != nil {
+			return err
+		}
+		kind := "request_submitted"
+		if pl.validated {
+			kind = "request_validated"
+		}
+		if err := s.mailSubmitter(ctx, tx, r, kind); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func routingNote(o *org.Organisation, p *authz.Principal) string {
@@ -417,60 +466,39 @@ func flag(b bool) int {
 
 // history records a transition in the request's history.
 func (s *Service) history(ctx context.Context, tx *store.Tx, who audit.Who, r *Request, from, to, note string) error {
+	return s.histories(ctx, tx, who, []step{{r, from, to, note}})
+}
+
+// step is one transition for histories.
+type step struct {
+	r              *Request
+	from, to, note string
+}
+
+// histories records transitions made by who, in order, in one statement:
+// each takes the next step number of its request's history.
+func (s *Service) histories(ctx context.Context, tx *store.Tx, who audit.Who, steps []step) error {
 	actor := who.Email
 	if actor == "" {
 		actor = audit.SystemActor
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO access_request_events (id, request_id, step, at, actor_id, actor, from_state, to_state, note)
-		VALUES (?, ?, (SELECT COUNT(*) + 1 FROM access_request_events WHERE request_id = ?), ?, ?, ?, ?, ?, ?)`,
-		ident.New(), r.ID, r.ID, s.clock.Now().UnixMicro(), who.UserID, actor, from, to, note)
+	// A statement does not see its own rows: a request's second step in
+	// the same statement counts the rows before it and adds 2.
+	nth := map[string]int{}
+	rows := make([]any, 0, 6*len(steps))
+	for _, st := range steps {
+		nth[st.r.ID]++
+		rows = append(rows, ident.New(), st.r.ID, strconv.Itoa(nth[st.r.ID]), st.from, st.to, st.note)
+	}
+	// Only text in the VALUES list: PostgreSQL types it from its values.
+	_, err := tx.ExecRows(ctx, `INSERT INTO access_request_events (id, request_id, step, at, actor_id, actor, from_state, to_state, note)
+		SELECT v.column1, v.column2, (SELECT COUNT(*) FROM access_request_events e WHERE e.request_id = v.column2) + CAST(v.column3 AS INTEGER),
+			CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS TEXT), v.column4, v.column5, v.column6
+		FROM (VALUES `, []any{s.clock.Now().UnixMicro(), who.UserID, actor}, 6, rows, `) AS v`)
 	if err != nil {
 		return errs.Wrap(err, "request history")
 	}
 	return nil
-}
-
-// ItemResult is the outcome of one request of a bulk submission.
-type ItemResult struct {
-	Request *Request    `json:"request,omitempty"`
-	Error   *errs.Error `json:"error,omitempty"`
-}
-
-// RaiseMany raises many requests (a new intake, say), a chunk per
-// transaction. Each item succeeds or fails on its own; an item with a
-// SourceKey seen before returns the earlier request. Callers: as Raise.
-func (s *Service) RaiseMany(ctx context.Context, p *authz.Principal, ins []Input) ([]ItemResult, error) {
-	if p == nil {
-		return nil, errs.E(errs.Unauthenticated, "Sign in to continue")
-	}
-	if len(ins) > 20000 {
-		return nil, errs.E(errs.Invalid, "Submit at most 20,000 requests at once")
-	}
-	out := make([]ItemResult, len(ins))
-	err := s.chunks(ctx, len(ins), func(tx *store.Tx, start, end int) error {
-		for i := start; i < end; i++ {
-			out[i] = ItemResult{}
-			var r *Request
-			err := tx.Savepoint(ctx, func() error {
-				var err error
-				r, err = s.RaiseTx(ctx, tx, p, ins[i])
-				return err
-			})
-			if err != nil {
-				if errs.CodeOf(err) == errs.Internal {
-					return err
-				}
-				out[i].Error = errs.As(err)
-				continue
-			}
-			out[i].Request = r
-		}
-		return nil
-	})
-	if err != nil {
-		return out, err
-	}
-	return out, nil
 }
 
 // bySourceKey returns the request raised earlier with the same source key,

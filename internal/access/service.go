@@ -97,6 +97,14 @@ func (s *Service) scanRequest(row interface{ Scan(...any) error }) (*Request, er
 	return &r, nil
 }
 
+// scanWith scans a row into the destinations asked for and then more.
+type scanWith struct {
+	row   interface{ Scan(...any) error }
+	extra []any
+}
+
+func (w scanWith) Scan(dest ...any) error { return w.row.Scan(append(dest, w.extra...)...) }
+
 func (s *Service) load(ctx context.Context, q store.Querier, id string) (*Request, error) {
 	r, err := s.scanRequest(q.QueryRow(ctx, `SELECT `+requestColumns+` FROM access_requests WHERE id = ? OR ref = ?`, id, strings.ToUpper(id)))
 	if store.IsNoRows(err) {
@@ -261,7 +269,11 @@ func (s *Service) List(ctx context.Context, p *authz.Principal, f Filter) ([]*Re
 		}
 		add("(submitted_at < ? OR (submitted_at = ? AND id < ?))", at, at, id)
 	}
-	q := `SELECT ` + requestColumns + ` FROM access_requests`
+	// The names the list shows, in the same query.
+	q := `SELECT ` + requestColumns + `, (SELECT name FROM organisations o WHERE o.id = access_requests.organisation_id),
+		COALESCE((SELECT name FROM sites s WHERE s.id = access_requests.site_id), ''),
+		COALESCE((SELECT TRIM(given_name || ' ' || family_name) || ' (' || email || ')' FROM users u WHERE u.id = access_requests.assigned_to), '')
+		FROM access_requests`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -274,10 +286,12 @@ func (s *Service) List(ctx context.Context, p *authz.Principal, f Filter) ([]*Re
 	defer rows.Close()
 	out := []*Request{}
 	for rows.Next() {
-		r, err := s.scanRequest(rows)
+		var org, site, assignee string
+		r, err := s.scanRequest(scanWith{rows, []any{&org, &site, &assignee}})
 		if err != nil {
 			return nil, "", errs.Wrap(err, "scan request")
 		}
+		r.OrganisationName, r.SiteName, r.AssigneeName = org, site, assignee
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
@@ -341,15 +355,23 @@ func (s *Service) Account(ctx context.Context, userID string) (*RecordAccount, e
 const accountColumns = `id, user_id, organisation_id, username, role, status, status_reason, finishing_date, activated_at, last_used_at, created_at, updated_at`
 
 func (s *Service) accountTx(ctx context.Context, q store.Querier, userID string) (*RecordAccount, error) {
-	var a RecordAccount
-	var act, used, created, updated int64
-	err := q.QueryRow(ctx, `SELECT `+accountColumns+` FROM record_accounts WHERE user_id = ?`, userID).Scan(&a.ID, &a.UserID, &a.OrganisationID,
-		&a.Username, &a.Role, &a.Status, &a.StatusReason, &a.FinishingDate, &act, &used, &created, &updated)
+	a, err := scanAccount(q.QueryRow(ctx, `SELECT `+accountColumns+` FROM record_accounts WHERE user_id = ?`, userID))
 	if store.IsNoRows(err) {
 		return nil, errs.E(errs.NotFound, "This person has no record account")
 	}
 	if err != nil {
 		return nil, errs.Wrap(err, "load record account")
+	}
+	return a, nil
+}
+
+// scanAccount reads a record account selected as accountColumns.
+func scanAccount(row interface{ Scan(...any) error }) (*RecordAccount, error) {
+	var a RecordAccount
+	var act, used, created, updated int64
+	err := row.Scan(&a.ID, &a.UserID, &a.OrganisationID, &a.Username, &a.Role, &a.Status, &a.StatusReason, &a.FinishingDate, &act, &used, &created, &updated)
+	if err != nil {
+		return nil, err
 	}
 	a.ActivatedAt, a.LastUsedAt = micros(act), micros(used)
 	a.CreatedAt, a.UpdatedAt = time.UnixMicro(created).UTC(), time.UnixMicro(updated).UTC()

@@ -118,6 +118,13 @@ type Request struct {
 	UpdatedAt        time.Time  `json:"updated_at"`
 	Overdue          bool       `json:"overdue"`
 
+	// Names, for pages that list requests; filled by List only. Whether
+	// the reader may see the organisation's and site's names is theirs to
+	// decide (see org.Service.MayRead).
+	OrganisationName string `json:"-"`
+	SiteName         string `json:"-"`
+	AssigneeName     string `json:"-"` // "Name (e-mail)"
+
 	resumes string // the state an answered question returns to
 }
 

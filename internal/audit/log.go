@@ -80,8 +80,9 @@ var ErrClosed = errors.New("audit log closed")
 // Events are gathered and chained just before the transaction commits, in
 // the order they were recorded: a transaction that records many events (a
 // bulk completion) writes them in a few statements, and the head of the
-// chain is locked only at the end of the transaction, not for its whole
-// length.
+// chain is locked only at the end of the transaction, after its other
+// buffered writes (its e-mails), not for its whole length: concurrent bulk
+// transactions on PostgreSQL queue on that lock.
 func (l *Log) Record(ctx context.Context, tx *store.Tx, ev Event) error {
 	key := pendingKey{l}
 	buf, _ := tx.Value(key).(*[]*Event)
@@ -89,7 +90,7 @@ func (l *Log) Record(ctx context.Context, tx *store.Tx, ev Event) error {
 		buf = new([]*Event)
 		tx.SetValue(key, buf)
 
-		tx.BeforeCommit(func() error {
+		tx.LastBeforeCommit(func() error {
 			if len(*buf) == 0 {
 				return nil
 			}

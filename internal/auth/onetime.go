@@ -54,9 +54,8 @@ func newOneTimePassword() string {
 // not set up yet). The caller audits the change it belongs to.
 func (s *Service) SetOneTimePasswordTx(ctx context.Context, tx *store.Tx, userID string) (string, error) {
 	pw := newOneTimePassword()
-	sum := sha256.Sum256([]byte(pw))
 	res, err := tx.Exec(ctx, `UPDATE users SET password_hash = ?, must_change_password = 1, failed_logins = 0, locked_until = 0, updated_at = ? WHERE id = ?`,
-		oneTimePrefix+hex.EncodeToString(sum[:]), s.clock.Now().UnixMicro(), userID)
+		oneTimeHash(pw), s.clock.Now().UnixMicro(), userID)
 	if err != nil {
 		return "", errs.Wrap(err, "set one-time password")
 	}

@@ -42,6 +42,12 @@ func scanOrg(row interface{ Scan(...any) error }) (*Organisation, error) {
 	return &o, nil
 }
 
+// MayRead reports whether p may see an organisation, as Organisation
+// decides: for pages that show its name read with something else.
+func (s *Service) MayRead(ctx context.Context, p *authz.Principal, orgID string) bool {
+	return s.canRead(ctx, p, orgID)
+}
+
 // canRead reports whether p may see an organisation: region-wide staff, its
 // service desk, and authorisers of its sites.
 func (s *Service) canRead(ctx context.Context, p *authz.Principal, orgID string) bool {

@@ -37,8 +37,15 @@ func (s *Service) getSite(ctx context.Context, q store.Querier, id string) (*Sit
 // canReadSite: region-wide staff, the organisation's service desk and the
 // site's own authorisers.
 func (s *Service) canReadSite(p *authz.Principal, site *Site) bool {
+	return MayReadSite(p, site.OrganisationID, site.ID)
+}
+
+// MayReadSite reports whether p may see the site siteID of the
+// organisation orgID, as Site decides: for pages that show a site's name
+// read with something else.
+func MayReadSite(p *authz.Principal, orgID, siteID string) bool {
 	return p.Has(authz.Admin) || p.Has(authz.BackOffice) || p.Has(authz.PrivacyOfficer) ||
-		p.StaffsServiceDesk(site.OrganisationID) || p.Authorises(site.ID)
+		p.StaffsServiceDesk(orgID) || p.Authorises(siteID)
 }
 
 // Site returns a site. Errors: NotFound, Forbidden.

@@ -299,6 +299,7 @@ type Tx struct {
 	tx     *sql.Tx
 	db     *DB
 	before []func() error // run in order just before commit
+	last   []func() error // run in order after before, just before commit
 	values map[any]any    // per-transaction state of other packages
 	undo   []func()       // undoes in-memory state to the innermost savepoint
 	depth  int            // savepoints open
@@ -387,6 +388,12 @@ func (t *Tx) Savepoint(ctx context.Context, fn func() error) error {
 // to write a transaction's events together, holding the chain head only for
 // that moment.
 func (t *Tx) BeforeCommit(fn func() error) { t.before = append(t.before, fn) }
+
+// LastBeforeCommit is BeforeCommit for work that takes a lock every
+// writer shares (the head of the audit chain): it runs after every
+// BeforeCommit hook, so that the transaction's other buffered writes (its
+// e-mails) are done before the lock is taken, not while it is held.
+func (t *Tx) LastBeforeCommit(fn func() error) { t.last = append(t.last, fn) }
 
 // Value returns state another package keeps for this transaction.
 func (t *Tx) Value(key any) any { return t.values[key] }
@@ -487,10 +494,12 @@ func (db *DB) InTx(ctx context.Context, fn func(*Tx) error) error {
 		_ = tx.Rollback()
 		return err
 	}
-	for i := 0; i < len(t.before); i++ { // hooks may add hooks
-		if err := t.before[i](); err != nil {
-			_ = tx.Rollback()
-			return err
+	for _, hooks := range []*[]func() error{&t.before, &t.last} {
+		for i := 0; i < len(*hooks); i++ { // hooks may add hooks
+			if err := (*hooks)[i](); err != nil {
+				_ = tx.Rollback()
+				return err
+			}
 		}
 	}
 	if err := tx.Commit(); err != nil {

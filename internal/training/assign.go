@@ -223,6 +223,12 @@ type peopleWhere struct {
 
 func onePerson(userID string) peopleWhere { return peopleWhere{"user_id = ?", []any{userID}} }
 
+// peopleIn selects the people with the given ids (not empty).
+func peopleIn(d store.Dialect, userIDs []string) peopleWhere {
+	cond, args := store.In(d, "user_id", userIDs)
+	return peopleWhere{cond, args}
+}
+
 func siteMembers(siteID string) peopleWhere {
 	return peopleWhere{"user_id IN (SELECT user_id FROM memberships WHERE site_id = ? AND status = 'active')", []any{siteID}}
 }

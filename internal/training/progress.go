@@ -255,7 +255,7 @@ func (s *Service) SubmitCheck(ctx context.Context, p *authz.Principal, moduleID 
 				"try": strconv.Itoa(att.tries)})); err != nil {
 			return err
 		}
-		res.Progress = progressOf(moduleID, ver, att)
+		res.Progress, res.Tries = progressOf(moduleID, ver, att), att.tries
 		if res.Passed {
 			res.Progress.Completed = true
 			if res.Progress.Gate, err = s.finish(ctx, tx, p, cat, per, a, att, now); err != nil {

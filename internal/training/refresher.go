@@ -235,26 +235,35 @@ func (s *Service) raiseReady(ctx context.Context, now time.Time) (int, error) {
 		return 0, err
 	}
 	raised := 0
-	for _, u := range users {
-		// Read first, outside a transaction, so that only people who are
-		// ready take the write lock.
-		per, err := loadPerson(ctx, s.db, u)
+	for start := 0; start < len(users); start += readyBatch {
+		part := users[start:min(start+readyBatch, len(users))]
+		// Read first, all at once and outside a transaction, so that only
+		// people who are ready take the write lock.
+		people, err := loadPeople(ctx, s.db, peopleIn(s.db.Dialect, part))
 		if err != nil {
 			return raised, err
 		}
-		if !trained(cat, per, now) {
-			continue
-		}
-		err = s.db.InTx(ctx, func(tx *store.Tx) error {
-			g, err := s.RaiseIfReadyTx(ctx, tx, u)
-			if g != nil && g.Raised {
-				raised++
+		for _, u := range part {
+			if per := people[u]; per == nil || !trained(cat, per, now) {
+				continue
 			}
-			return err
-		})
-		if err != nil {
-			return raised, err
+			// The gate reads the person again under their lock: what was
+			// read above may have changed since (a membership ended, a
+			// request raised by their completion at this moment).
+			err = s.db.InTx(ctx, func(tx *store.Tx) error {
+				g, err := s.RaiseIfReadyTx(ctx, tx, u)
+				if g != nil && g.Raised {
+					raised++
+				}
+				return err
+			})
+			if err != nil {
+				return raised, err
+			}
 		}
 	}
 	return raised, nil
 }
+
+// readyBatch bounds the people the sweep reads at once.
+const readyBatch = 500

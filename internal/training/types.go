@@ -323,6 +323,7 @@ type CheckResult struct {
 	// correctly (the right answers are not revealed).
 	Correct  map[string]bool `json:"correct"`
 	Progress *Progress       `json:"progress"`
+	Tries    int             `json:"tries"` // tries so far, this one included
 }
 
 // MemberProgress is one member's training, as their site's authoriser sees

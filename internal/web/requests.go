@@ -112,10 +112,12 @@ type names struct {
 	orgs  map[string]string
 	sites map[string]string
 	users map[string]string
+
+	mayRead map[string]bool // organisation id → may the reader see it
 }
 
 func (h *Handler) names(ctx context.Context, p *authz.Principal) *names {
-	return &names{h: h, ctx: ctx, p: p, orgs: map[string]string{}, sites: map[string]string{}, users: map[string]string{}}
+	return &names{h: h, ctx: ctx, p: p, orgs: map[string]string{}, sites: map[string]string{}, users: map[string]string{}, mayRead: map[string]bool{}}
 }
 
 // org names an organisation the person may see; others stay unnamed.
@@ -154,6 +156,25 @@ func (n *names) user(id string) string {
 		n.users[id] = ""
 	}
 	return n.users[id]
+}
+
+// listed is the view of a request read by List, which read the names the
+// list shows with it: only whether the reader may see the organisation
+// and the site remains to be decided (once per organisation).
+func (n *names) listed(r *accessreq.Request) *requestView {
+	v := &requestView{Request: r, AssigneeName: r.AssigneeName}
+	may, ok := n.mayRead[r.OrganisationID]
+	if !ok {
+		may = n.h.orgs.MayRead(n.ctx, n.p, r.OrganisationID)
+		n.mayRead[r.OrganisationID] = may
+	}
+	if may {
+		v.OrgName = r.OrganisationName
+	}
+	if r.SiteID != "" && org.MayReadSite(n.p, r.OrganisationID, r.SiteID) {
+		v.SiteName = r.SiteName
+	}
+	return v
 }
 
 func (n *names) view(r *accessreq.Request) *requestView {
@@ -249,7 +270,7 @@ func (h *Handler) requestListView(w http.ResponseWriter, r *http.Request, status
 	}
 	n := h.names(ctx, p)
 	for _, req := range list {
-		d.Requests = append(d.Requests, n.view(req))
+		d.Requests = append(d.Requests, n.listed(req))
 	}
 	if queue {
 		if d.Orgs, err = h.orgs.ListOrganisations(ctx, p); err != nil {

@@ -140,6 +140,9 @@ func TestRaiseRequestAtSiteAuthoriserOrganisation(t *testing.T) {
 		if due := row.Find("td").Eq(5).Text(); !strings.Contains(due, "9 November 2026") || strings.Contains(due, "Overdue") {
 			t.Errorf("due cell %q, want 9 November 2026 and not overdue", due)
 		}
+		if where := row.Find("td").Eq(3).Text(); where != "Second TrustClinic 2" {
+			t.Errorf("organisation cell %q, want Second Trust and Clinic 2", where)
+		}
 		if q.text("#open-count") != "1" || q.text("#overdue-count") != "0" {
 			t.Errorf("counts: open %q overdue %q", q.text("#open-count"), q.text("#overdue-count"))
 		}
@@ -304,8 +307,8 @@ func TestRequestLifecycle(t *testing.T) {
 		if p.text("#state") != "In progress" || !strings.Contains(p.summary()["Assigned to"], "backoffice@nhs.net") || p.has("#assign") {
 			t.Errorf("after assigning: state %q, assigned to %q", p.text("#state"), p.summary()["Assigned to"])
 		}
-		if q := bo.get("/requests?assignee=me"); len(q.refs()) != 1 {
-			t.Errorf("assigned to me: %q", q.refs())
+		if q := bo.get("/requests?assignee=me"); len(q.refs()) != 1 || !strings.Contains(q.doc.Find("#requests tbody td").Eq(7).Text(), "(backoffice@nhs.net)") {
+			t.Errorf("assigned to me: %q, assignee %q", q.refs(), q.doc.Find("#requests tbody td").Eq(7).Text())
 		}
 		if q := bo.get("/requests?assignee=none"); len(q.refs()) != 0 {
 			t.Errorf("unassigned: %q", q.refs())
@@ -388,8 +391,12 @@ func TestMemberSeesRequestAndAccount(t *testing.T) {
 		}
 		id := a.raise(newUserForm(r.site2.ID, "member@nhs.net", "Test", "Member"))
 		ref := refOf(t, a, id)
-		if refs := m.get("/requests").refs(); !slices.Equal(refs, []string{ref}) {
+		ml := m.get("/requests")
+		if refs := ml.refs(); !slices.Equal(refs, []string{ref}) {
 			t.Errorf("the member sees %q, want the request about them", refs)
+		}
+		if where := strings.TrimSpace(ml.doc.Find("#requests tbody td").Eq(2).Text()); where != "" {
+			t.Errorf("the member is shown the organisation and site %q, which they may not see", where)
 		}
 		p := m.get("/requests/" + id)
 		if p.status != http.StatusOK || p.has("#cancel") || p.has("#complete") {

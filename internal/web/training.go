@@ -218,11 +218,9 @@ func (h *Handler) trainingSubmitCheck(w http.ResponseWriter, r *http.Request) {
 		h.redirect(w, r, "/training/modules/"+id, "You passed the knowledge check with "+strconv.Itoa(res.Score)+"%. You have completed this module.")
 		return
 	}
-	// A fail: show the result on the check page, to be tried again.
-	if cv, err = h.training.Check(ctx, p, id); err == nil {
-		d = newCheckData(cv, chosen)
-		pg.Data = d
-	}
+	// A fail: show the result on the check page, to be tried again. The
+	// check was read above; only the try has changed it.
+	cv.Tries, cv.LastScore = res.Tries, res.Score
 	d.Result = res
 	h.render(w, r, http.StatusOK, "training_check", pg)
 }

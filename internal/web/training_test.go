@@ -201,6 +201,13 @@ func TestTrainingJourney(t *testing.T) {
 		if fail.status != http.StatusOK || fail.text("#score") != "0%" {
 			t.Fatalf("failed check: %d %q", fail.status, fail.text("#score"))
 		}
+		// The page counts the try just made, as a fresh read of it would.
+		if intro := fail.text("main h1 ~ p"); !strings.Contains(intro, "You have tried 1 time; your last score was 0%.") {
+			t.Errorf("after a failed try the check page says %q", intro)
+		}
+		if again := m.get("/training/modules/" + ig + "/check"); again.text("main h1 ~ p") != fail.text("main h1 ~ p") {
+			t.Errorf("the check page after a try says %q; read again, %q", fail.text("main h1 ~ p"), again.text("main h1 ~ p"))
+		}
 		if p := m.get("/training"); percent(p, ig) == "100%" {
 			t.Errorf("module complete after a failed check")
 		}
