@@ -86,11 +86,48 @@ func (h *Handler) recordSearch(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, http.StatusOK, "record_search", pg)
 }
 
+// recordViewData is the viewer page, laid out in Go: html/template calls
+// each function of a template through reflection, and the page's
+// rendering was most of its CPU.
 type recordViewData struct {
-	V       *record.View
-	Via     string
-	Titles  map[record.Section]string
-	Current string
+	V            *record.View
+	Via          string
+	SectionTitle string
+	Tabs         []recordTab
+	Counts       []recordCount // the summary's
+	Lists        []recordList  // the summary's three, or the section's one
+}
+
+type recordTab struct {
+	Section, Title string
+	Current        bool
+}
+
+type recordCount struct {
+	Title string
+	N     int
+}
+
+type recordList struct {
+	Title, ID string
+	Items     []record.Item
+}
+
+func newRecordViewData(v *record.View, via string) *recordViewData {
+	d := &recordViewData{V: v, Via: via, SectionTitle: record.SectionTitle(v.Section)}
+	for _, s := range v.Sections {
+		d.Tabs = append(d.Tabs, recordTab{Section: string(s), Title: record.SectionTitle(s), Current: s == v.Section})
+		if v.Section == record.Summary && s != record.Summary {
+			d.Counts = append(d.Counts, recordCount{Title: record.SectionTitle(s), N: v.Counts[s]})
+		}
+	}
+	if v.Section == record.Summary {
+		d.Lists = []recordList{{"Allergies", "summary-allergies", v.Allergies}, {"Problems", "summary-problems", v.Problems},
+			{"Medications", "summary-medications", v.Medications}}
+	} else {
+		d.Lists = []recordList{{d.SectionTitle, "items", v.Items}}
+	}
+	return d
 }
 
 func (h *Handler) recordView(w http.ResponseWriter, r *http.Request) {
@@ -100,12 +137,8 @@ func (h *Handler) recordView(w http.ResponseWriter, r *http.Request) {
 		h.recordFail(w, r, err)
 		return
 	}
-	titles := map[record.Section]string{}
-	for _, s := range record.Sections {
-		titles[s] = record.SectionTitle(s)
-	}
 	h.render(w, r, http.StatusOK, "record_view", &Page{Title: v.Patient.Name + " – " + record.SectionTitle(v.Section), Nav: "record",
-		Data: &recordViewData{V: v, Via: via, Titles: titles, Current: string(v.Section)}})
+		Data: newRecordViewData(v, via)})
 }
 
 // launch opens the viewer on the patient a clinical system names, for its

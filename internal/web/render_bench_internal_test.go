@@ -36,16 +36,34 @@ func BenchmarkRenderRecordSummary(b *testing.B) {
 			GPPractice: "Meadow Lane Surgery", Source: "Meadow Lane Surgery", UpdatedAt: at},
 		Counts:    map[record.Section]int{record.Appointments: 3, record.Problems: 2, record.Medications: 3, record.Allergies: 1},
 		Allergies: items("AllergyIntolerance", 1), Problems: items("Condition", 2), Medications: items("MedicationStatement", 3)}
-	titles := map[record.Section]string{}
-	for _, s := range record.Sections {
-		titles[s] = record.SectionTitle(s)
-	}
 	pg := &Page{Title: "Ada OKORO – Summary", Nav: "record", P: &authz.Principal{UserID: "u1", Email: "amir.khan@nhs.net", Name: "Amir Khan", MemberOf: []string{"s1"}},
-		CSRF: "0123456789abcdef", Now: at, Data: &recordViewData{V: v, Via: record.ViaSearch, Titles: titles, Current: string(v.Section)}}
+		CSRF: "0123456789abcdef", Now: at, Data: newRecordViewData(v, record.ViaSearch)}
 	var buf bytes.Buffer
 	for b.Loop() {
 		buf.Reset()
 		if err := ts["record_view"].ExecuteTemplate(&buf, "layout.html", pg); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(buf.Len()), "bytes/page")
+}
+
+// BenchmarkRenderLayout renders the smallest page, for the layout's share.
+func BenchmarkRenderLayout(b *testing.B) {
+	assets, err := NewAssets()
+	if err != nil {
+		b.Fatal(err)
+	}
+	ts, err := parseTemplates(assets)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pg := &Page{Title: "You cannot open the record", Nav: "record", P: &authz.Principal{UserID: "u1", Email: "amir.khan@nhs.net", Name: "Amir Khan"},
+		CSRF: "0123456789abcdef", Data: "Your record account is waiting to be set up by the back office."}
+	var buf bytes.Buffer
+	for b.Loop() {
+		buf.Reset()
+		if err := ts["record_refused"].ExecuteTemplate(&buf, "layout.html", pg); err != nil {
 			b.Fatal(err)
 		}
 	}
