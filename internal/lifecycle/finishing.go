@@ -32,12 +32,11 @@ func (s *Service) endFinished(ctx context.Context, now time.Time, r *Result) err
 	t, today := micros(now), s.localDate(now)
 	// The terms status IN (…) AND finishing_date <> '' are those of the
 	// partial index record_accounts_finishing, so that SQLite uses it.
-	q := `UPDATE record_accounts SET status = 'deactivated', status_reason = 'end_of_contract', updated_at = ?
-		WHERE id IN (SELECT id FROM record_accounts WHERE status IN ('pending', 'active') AND finishing_date <> '' AND finishing_date <= ?
-			ORDER BY finishing_date LIMIT ?` + s.skipLocked() + `)
-		AND status IN ('pending', 'active') AND finishing_date <> '' AND finishing_date <= ?
+	due := `status IN ('pending', 'active') AND finishing_date <> '' AND finishing_date <= ?`
+	q := s.update("record_accounts") + ` SET status = 'deactivated', status_reason = 'end_of_contract', updated_at = ?
+		WHERE ` + s.pick("record_accounts", due, "finishing_date") + ` AND ` + due + `
 		RETURNING user_id, organisation_id, finishing_date`
-	endMemberships := `UPDATE memberships SET status = 'deactivated', status_reason = 'end_of_contract', ended_by = 'system', ended_at = ?, updated_at = ?
+	endMemberships := s.update("memberships") + ` SET status = 'deactivated', status_reason = 'end_of_contract', ended_by = 'system', ended_at = ?, updated_at = ?
 		WHERE %s AND status = 'active' AND finishing_date <> '' AND finishing_date <= ?
 		RETURNING id, user_id, site_id`
 	return s.batches(ctx, r, &r.FinishedAccounts, &r.FinishedMemberships, func(tx *store.Tx, limit int) (counts, error) {
@@ -112,11 +111,10 @@ func (s *Service) endFinished(ctx context.Context, now time.Time, r *Result) err
 func (s *Service) remindFinishing(ctx context.Context, now time.Time, r *Result) error {
 	today := s.localDate(now)
 	horizon := now.In(s.loc).AddDate(0, 0, s.cfg.FinishingReminderDays).Format(time.DateOnly)
-	q := `UPDATE record_accounts SET finish_reminded_for = finishing_date
-		WHERE id IN (SELECT id FROM record_accounts WHERE status IN ('pending', 'active') AND finishing_date <> ''
-			AND finishing_date > ? AND finishing_date <= ? AND finish_reminded_for <> finishing_date
-			ORDER BY finishing_date LIMIT ?` + s.skipLocked() + `)
-		AND status IN ('pending', 'active') AND finishing_date > ? AND finishing_date <= ? AND finish_reminded_for <> finishing_date
+	due := `status IN ('pending', 'active') AND finishing_date <> '' AND finishing_date > ? AND finishing_date <= ?
+		AND finish_reminded_for <> finishing_date`
+	q := s.update("record_accounts") + ` SET finish_reminded_for = finishing_date
+		WHERE ` + s.pick("record_accounts", due, "finishing_date") + ` AND ` + due + `
 		RETURNING user_id, organisation_id, finishing_date`
 	rule := s.RuleFinishingReminder()
 	return s.batches(ctx, r, &r.FinishingReminded, nil, func(tx *store.Tx, limit int) (counts, error) {

@@ -107,10 +107,9 @@ func (s *Service) deactivateInactive(ctx context.Context, now time.Time, r *Resu
 	// idle_from > 0 guards an active account without a clock, which should
 	// not exist. The outer conditions re-check each row, so a use recorded
 	// meanwhile (access.Service.MarkUsed) saves the account.
-	q := `UPDATE record_accounts SET status = 'deactivated', status_reason = 'inactivity', updated_at = ?
-		WHERE id IN (SELECT id FROM record_accounts WHERE status = 'active' AND idle_from > 0 AND idle_from <= ?
-			ORDER BY idle_from LIMIT ?` + s.skipLocked() + `)
-		AND status = 'active' AND idle_from > 0 AND idle_from <= ?
+	due := `status = 'active' AND idle_from > 0 AND idle_from <= ?`
+	q := s.update("record_accounts") + ` SET status = 'deactivated', status_reason = 'inactivity', updated_at = ?
+		WHERE ` + s.pick("record_accounts", due, "idle_from") + ` AND ` + due + `
 		RETURNING user_id, organisation_id, idle_from`
 	rule := s.RuleInactivity()
 	return s.batches(ctx, r, &r.InactiveDeactivated, nil, func(tx *store.Tx, limit int) (counts, error) {
@@ -158,10 +157,9 @@ func (s *Service) deactivateInactive(ctx context.Context, now time.Time, r *Resu
 func (s *Service) warnInactive(ctx context.Context, now time.Time, r *Result) error {
 	t := micros(now)
 	cutoff := micros(now.Add(-days(s.cfg.InactivityDays - s.cfg.InactivityWarningDays)))
-	q := `UPDATE record_accounts SET inactivity_warned_at = ?
-		WHERE id IN (SELECT id FROM record_accounts WHERE status = 'active' AND inactivity_warned_at = 0 AND idle_from > 0 AND idle_from <= ?
-			ORDER BY idle_from LIMIT ?` + s.skipLocked() + `)
-		AND status = 'active' AND inactivity_warned_at = 0 AND idle_from > 0 AND idle_from <= ?
+	due := `status = 'active' AND inactivity_warned_at = 0 AND idle_from > 0 AND idle_from <= ?`
+	q := s.update("record_accounts") + ` SET inactivity_warned_at = ?
+		WHERE ` + s.pick("record_accounts", due, "idle_from") + ` AND ` + due + `
 		RETURNING user_id, organisation_id, idle_from`
 	rule := s.RuleInactivityWarning()
 	return s.batches(ctx, r, &r.InactivityWarned, nil, func(tx *store.Tx, limit int) (counts, error) {
