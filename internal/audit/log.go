@@ -70,7 +70,8 @@ var ErrClosed = errors.New("audit log closed")
 //
 // Events are gathered and chained just before the transaction commits, in
 // the order they were recorded: a transaction that records many events (a
-// bulk completion) writes them in a few statements, and the head of the
+// bulk completion) writes them in a few statements (on PostgreSQL, one
+// statement for up to 5,000 events), and the head of the
 // chain is locked only at the end of the transaction, not for its whole
 // length.
 func (l *Log) Record(ctx context.Context, tx *store.Tx, ev Event) error {
@@ -83,6 +84,9 @@ func (l *Log) Record(ctx context.Context, tx *store.Tx, ev Event) error {
 		tx.BeforeCommit(func() error {
 			if len(*buf) == 0 {
 				return nil
+			}
+			if tx.Dialect() == store.Postgres {
+				return l.appendTxPostgres(context.WithoutCancel(ctx), tx, *buf)
 			}
 			return l.appendTx(context.WithoutCancel(ctx), tx, *buf)
 		})
