@@ -211,11 +211,25 @@ const insertChunk = 50
 // statement on PostgreSQL), which costs much less than one Enqueue each. It
 // writes nothing if any message is refused. It returns the ids in order.
 func (o *Outbox) EnqueueMany(ctx context.Context, tx *store.Tx, ms []Message) ([]string, error) {
-	now := o.clock.Now().UnixMicro()
-	ids := make([]string, len(ms))
+	rows, err := o.rows(ms, o.clock.Now().UnixMicro())
+	if err != nil {
+		return nil, err
+	}
+	if err := o.write(ctx, tx, rows); err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = r[0].(string)
+	}
+	return ids, nil
+}
+
+// rows checks and renders ms into their outbox rows, in order. Rendering is
+// most of the cost and needs no database: a large batch is rendered on
+// every core.
+func (o *Outbox) rows(ms []Message, now int64) ([][]any, error) {
 	rows := make([][]any, len(ms))
-	// Rendering is most of the cost and needs no database: a large batch
-	// is rendered on every core while the transaction waits.
 	workers := 1
 	if len(ms) >= 64 {
 		workers = min(runtime.GOMAXPROCS(0), len(ms)/32)
@@ -230,7 +244,7 @@ func (o *Outbox) EnqueueMany(ctx context.Context, tx *store.Tx, ms []Message) ([
 				if err != nil {
 					return err
 				}
-				rows[i], ids[i] = r, r[0].(string)
+				rows[i] = r
 			}
 			return nil
 		})
@@ -238,10 +252,7 @@ func (o *Outbox) EnqueueMany(ctx context.Context, tx *store.Tx, ms []Message) ([
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	if err := o.write(ctx, tx, rows); err != nil {
-		return nil, err
-	}
-	return ids, nil
+	return rows, nil
 }
 
 // write inserts outbox rows and queues their delivery.
