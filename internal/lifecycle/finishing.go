@@ -47,35 +47,10 @@ func (s *Service) endFinished(ctx context.Context, now time.Time, r *Result) err
 			return counts{}, err
 		}
 		list, ps, over := c.list, c.people, c.over
-		cond, args := s.in("user_id", c.users())
-		rows, err := tx.Query(ctx, fmt.Sprintf(endMemberships, cond), append(append([]any{t, t}, args...), today)...)
-		if err != nil {
-			return counts{}, errs.Wrap(err, "end memberships at their finishing date")
-		}
-		type ended struct{ id, user, site string }
-		var ms []ended
-		for rows.Next() {
-			var e ended
-			if err := rows.Scan(&e.id, &e.user, &e.site); err != nil {
-				rows.Close()
-				return counts{}, errs.Wrap(err, "end memberships at their finishing date")
-			}
-			ms = append(ms, e)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return counts{}, errs.Wrap(err, "end memberships at their finishing date")
-		}
 		for _, a := range list {
 			if err := s.log.Record(ctx, tx, audit.New(audit.System, "record_account."+access.AccountDeactivated, "user", a.user, audit.Success,
 				map[string]string{"reason": access.ReasonEndOfContract, "rule": RuleFinishingDate, "finishing_date": a.finishing,
 					"told": strconv.Itoa(len(over[a.user]))})); err != nil {
-				return counts{}, err
-			}
-		}
-		for _, m := range ms {
-			if err := s.log.Record(ctx, tx, audit.New(audit.System, "membership.deactivate", "membership", m.id, audit.Success,
-				map[string]string{"reason": access.ReasonEndOfContract, "rule": RuleFinishingDate, "user_id": m.user, "site_id": m.site})); err != nil {
 				return counts{}, err
 			}
 		}
@@ -99,7 +74,36 @@ func (s *Service) endFinished(ctx context.Context, now time.Time, r *Result) err
 			"Next": "If someone's work continues, reactivate them from the membership history of your site with a new finishing date; their completed training is kept.",
 			"Link": s.link("/sites")})...)
 		n, err := s.enqueue(ctx, tx, mail)
-		return counts{changed: len(list), emails: n, extra: len(ms)}, err
+		if err != nil {
+			return counts{}, err
+		}
+		// The e-mails are rendered while the memberships end.
+		cond, args := s.in("user_id", c.users())
+		rows, err := tx.Query(ctx, fmt.Sprintf(endMemberships, cond), append(append([]any{t, t}, args...), today)...)
+		if err != nil {
+			return counts{}, errs.Wrap(err, "end memberships at their finishing date")
+		}
+		type ended struct{ id, user, site string }
+		var ms []ended
+		for rows.Next() {
+			var e ended
+			if err := rows.Scan(&e.id, &e.user, &e.site); err != nil {
+				rows.Close()
+				return counts{}, errs.Wrap(err, "end memberships at their finishing date")
+			}
+			ms = append(ms, e)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return counts{}, errs.Wrap(err, "end memberships at their finishing date")
+		}
+		for _, m := range ms {
+			if err := s.log.Record(ctx, tx, audit.New(audit.System, "membership.deactivate", "membership", m.id, audit.Success,
+				map[string]string{"reason": access.ReasonEndOfContract, "rule": RuleFinishingDate, "user_id": m.user, "site_id": m.site})); err != nil {
+				return counts{}, err
+			}
+		}
+		return counts{changed: len(list), emails: n, extra: len(ms)}, nil
 	})
 }
 
