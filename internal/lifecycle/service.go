@@ -76,46 +76,45 @@ func (s *Service) Sweep(ctx context.Context) (Result, error) {
 	return s.SweepAt(ctx, s.clock.Now())
 }
 
-// SweepAt applies every rule that is due at now. Endings come before the
-// inactivity rule, so that someone both idle and at their finishing date
-// ends for the end of their contract, and deactivations before warnings, so
-// that nobody is warned of what has already happened. A failed rule does not
-// stop the others; the errors are joined.
+// SweepAt applies every rule that is due at now. The rules' conditions are
+// disjoint, so they may run in any order or at once: the inactivity rules
+// leave alone an account whose finishing date has come (it ends for the end
+// of its contract, not for inactivity), and the warning leaves alone an
+// account already due for deactivation (nobody is warned of what is
+// happening at the same moment). A failed rule does not stop the others;
+// the errors are joined.
 //
-// On PostgreSQL the three independent chains (invitations; endings, then
-// inactivity; reminders) run at once on separate connections, so that the
-// database's work on one overlaps the rendering of another's e-mails; only
+// On PostgreSQL the rules run at once on separate connections, so that the
+// database's work on one overlaps the rendering of another's e-mails and
+// the longest rule, not the sum of three, sets how long a sweep takes; only
 // the audit chain's head is taken in turn, at each commit. SQLite has one
 // writer, so there they run one after another.
 func (s *Service) SweepAt(ctx context.Context, now time.Time) (Result, error) {
-	type step struct {
+	rules := []struct {
 		name string
 		fn   func(context.Context, time.Time, *Result) error
+	}{
+		{"invitation_expiry", s.expireInvitations},
+		{"finishing_date", s.endFinished},
+		{"inactivity", s.deactivateInactive},
+		{"inactivity_warning", s.warnInactive},
+		{"finishing_date_reminder", s.remindFinishing},
 	}
-	chains := [][]step{
-		{{"invitation_expiry", s.expireInvitations}},
-		{{"finishing_date", s.endFinished}, {"inactivity", s.deactivateInactive}, {"inactivity_warning", s.warnInactive}},
-		{{"finishing_date_reminder", s.remindFinishing}},
-	}
-	results := make([]Result, len(chains))
-	errList := make([]error, len(chains))
+	results := make([]Result, len(rules))
+	errList := make([]error, len(rules))
 	run := func(i int) {
-		var errs []error
-		for _, st := range chains[i] {
-			start := time.Now()
-			errs = append(errs, st.fn(ctx, now, &results[i]))
-			s.slog.Debug("lifecycle rule", "rule", st.name, "took", time.Since(start))
-		}
-		errList[i] = errors.Join(errs...)
+		start := time.Now()
+		errList[i] = rules[i].fn(ctx, now, &results[i])
+		s.slog.Debug("lifecycle rule", "rule", rules[i].name, "took", time.Since(start))
 	}
 	if s.db.Dialect == store.Postgres {
 		var wg sync.WaitGroup
-		for i := range chains {
+		for i := range rules {
 			wg.Go(func() { run(i) })
 		}
 		wg.Wait()
 	} else {
-		for i := range chains {
+		for i := range rules {
 			run(i)
 		}
 	}
