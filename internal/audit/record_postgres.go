@@ -34,7 +34,7 @@ func (l *Log) appendTxPostgres(ctx context.Context, tx *store.Tx, evs []*Event) 
 	rows, seq, prev := l.chain(evs, seq, prev)
 	for start := 0; start < len(evs); start += arrayChunk {
 		end := min(start+arrayChunk, len(evs))
-		q, args := insertArrays, columns(rows[13*start:13*end])
+		q, args := insertArrays, store.Columns(rows[13*start:13*end], 13)
 		if end == len(evs) {
 			// The last chunk moves the head in the same statement.
 			q = `WITH head AS (UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1) ` + q
@@ -45,27 +45,4 @@ func (l *Log) appendTxPostgres(ctx context.Context, tx *store.Tx, evs []*Event) 
 		}
 	}
 	return nil
-}
-
-// columns turns chain's arguments, 13 an event, into the 13 arrays of
-// insertArrays: two of numbers, then eleven of text.
-func columns(rows []any) []any {
-	n := len(rows) / 13
-	cols := make([]any, 13)
-	for c := range cols {
-		if c < 2 {
-			col := make([]int64, n)
-			for i := range col {
-				col[i] = rows[13*i+c].(int64)
-			}
-			cols[c] = col
-			continue
-		}
-		col := make([]string, n)
-		for i := range col {
-			col[i] = rows[13*i+c].(string)
-		}
-		cols[c] = col
-	}
-	return cols
 }
