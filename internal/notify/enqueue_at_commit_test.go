@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/caregate/caregate/internal/clock"
 	"github.com/caregate/caregate/internal/notify"
 	"github.com/caregate/caregate/internal/notify/notifytest"
 	"github.com/caregate/caregate/internal/store"
@@ -95,4 +96,29 @@ func countRowsTx(t testing.TB, tx *store.Tx, q string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// A batch larger than one insert carries (2,000 rows on PostgreSQL) is
+// written whole, each row as rendered.
+func TestEnqueueManyInSeveralInserts(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		o := notify.NewOutbox(clock.NewManual(t0))
+		ms := make([]notify.Message, 2101)
+		for i := range ms {
+			ms[i] = completed(fmt.Sprintf("many%04d@nhs.net", i))
+		}
+		ms[2050] = notify.Message{To: "pw@nhs.net", Kind: notify.KindCredentialsPassword, Data: map[string]string{"Name": "Pat", "Password": "Pw-7781"}}
+		if err := db.InTx(ctx, func(tx *store.Tx) error { _, err := o.EnqueueMany(ctx, tx, ms); return err }); err != nil {
+			t.Fatal(err)
+		}
+		if n := countRows(t, db, `SELECT COUNT(*) FROM outbox`); n != len(ms) {
+			t.Fatalf("%d messages, want %d", n, len(ms))
+		}
+		for to, sensitive := range map[string]int{"many0000@nhs.net": 0, "many1999@nhs.net": 0, "many2000@nhs.net": 0, "many2100@nhs.net": 0, "pw@nhs.net": 1} {
+			if n := countRows(t, db, `SELECT COUNT(*) FROM outbox WHERE to_addr = ? AND sensitive = ? AND subject <> '' AND text_body <> ''`, to, sensitive); n != 1 {
+				t.Errorf("%s: %d messages with sensitive = %d", to, n, sensitive)
+			}
+		}
+	})
 }

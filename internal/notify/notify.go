@@ -203,8 +203,12 @@ func (o *Outbox) row(m Message, now int64) ([]any, error) {
 }
 
 // insertChunk bounds the rows of one multi-row INSERT (11 parameters each,
-// well under SQLite's parameter limit).
-const insertChunk = 50
+// well under SQLite's parameter limit); arrayChunk those of one insert of
+// arrays on PostgreSQL (a few megabytes of rendered messages).
+const (
+	insertChunk = 50
+	arrayChunk  = 2000
+)
 
 // EnqueueMany is Enqueue for several messages at once, for bulk actions: the
 // rows go in multi-row inserts and their delivery jobs in one batch (one
@@ -261,14 +265,25 @@ func (o *Outbox) write(ctx context.Context, tx *store.Tx, rows [][]any) error {
 	for i, r := range rows {
 		ids[i] = r[0].(string)
 	}
-	const cols = `INSERT INTO outbox (id, created_at, to_addr, subject, text_body, html_body, kind, related_type, related_id, next_attempt_at, sensitive) VALUES `
+	const cols = `INSERT INTO outbox (id, created_at, to_addr, subject, text_body, html_body, kind, related_type, related_id, next_attempt_at, sensitive) `
 	const values = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	// On PostgreSQL, where every statement is a round trip, the rows go as
+	// one array a column: a rule's 3,000 messages in two statements, not 60.
+	const arrays = `SELECT * FROM unnest(?::text[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[])`
+	pg := tx.Dialect() == store.Postgres
+	chunk := insertChunk
+	if pg {
+		chunk = arrayChunk
+	}
 	for len(rows) > 0 {
-		n := min(len(rows), insertChunk)
-		q := cols + values + strings.Repeat(", "+values, n-1)
+		n := min(len(rows), chunk)
 		args := make([]any, 0, n*11)
 		for _, r := range rows[:n] {
 			args = append(args, r...)
+		}
+		q := cols + `VALUES ` + values + strings.Repeat(", "+values, n-1)
+		if pg {
+			q, args = cols+arrays, store.Columns(args, 11)
 		}
 		if _, err := tx.Exec(ctx, q, args...); err != nil {
 			return fmt.Errorf("queue e-mail: %w", err)
