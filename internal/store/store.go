@@ -288,6 +288,7 @@ type Tx struct {
 	tx     *sql.Tx
 	db     *DB
 	before []func() error // run in order just before commit
+	last   []func() error // run in order after before, just before commit
 	values map[any]any    // per-transaction state of other packages
 	undo   []func()       // undoes in-memory state to the innermost savepoint
 	depth  int            // savepoints open
@@ -377,6 +378,13 @@ func (t *Tx) Savepoint(ctx context.Context, fn func() error) error {
 // that moment.
 func (t *Tx) BeforeCommit(fn func() error) { t.before = append(t.before, fn) }
 
+// BeforeCommitLast registers fn to run just before the transaction commits,
+// after every BeforeCommit function; an error rolls the whole transaction
+// back. It is for work that takes a lock other transactions wait for (the
+// audit chain's head on PostgreSQL): taken last, it is held only for that
+// work and the commit, not while other before-commit work runs.
+func (t *Tx) BeforeCommitLast(fn func() error) { t.last = append(t.last, fn) }
+
 // Value returns state another package keeps for this transaction.
 func (t *Tx) Value(key any) any { return t.values[key] }
 
@@ -439,6 +447,12 @@ func (db *DB) InTx(ctx context.Context, fn func(*Tx) error) error {
 	}
 	for i := 0; i < len(t.before); i++ { // hooks may add hooks
 		if err := t.before[i](); err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+	}
+	for _, fn := range t.last {
+		if err := fn(); err != nil {
 			_ = tx.Rollback()
 			return err
 		}
