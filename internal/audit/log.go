@@ -81,15 +81,28 @@ func (l *Log) Record(ctx context.Context, tx *store.Tx, ev Event) error {
 		buf = new([]*Event)
 		tx.SetValue(key, buf)
 
-		tx.BeforeCommit(func() error {
-			if len(*buf) == 0 {
-				return nil
-			}
-			if tx.Dialect() == store.Postgres {
+		if tx.Dialect() == store.Postgres {
+			// The head is a row lock that other connections and processes
+			// wait for: it is taken after the transaction's other
+			// before-commit work (its e-mails), not before.
+			tx.BeforeCommitLast(func() error {
+				if len(*buf) == 0 {
+					return nil
+				}
 				return l.appendTxPostgres(context.WithoutCancel(ctx), tx, *buf)
-			}
-			return l.appendTx(context.WithoutCancel(ctx), tx, *buf)
-		})
+			})
+		} else {
+			// SQLite's one writer holds the whole database already: the
+			// events are written in turn with other before-commit work, so
+			// that work registered later (e-mails being rendered) goes on
+			// meanwhile.
+			tx.BeforeCommit(func() error {
+				if len(*buf) == 0 {
+					return nil
+				}
+				return l.appendTx(context.WithoutCancel(ctx), tx, *buf)
+			})
+		}
 	}
 	n := len(*buf)
 	*buf = append(*buf, &ev)

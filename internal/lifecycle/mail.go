@@ -199,9 +199,11 @@ func line(p person, o overseer, what string) string {
 
 // enqueue queues ms in tx and returns how many it queued. They are
 // rendered while the transaction goes on and written just before it
-// commits, after its audit events: a rule records its events before it
-// queues its e-mails, so that at commit the events are written while the
-// e-mails are still being rendered.
+// commits. On SQLite a rule records its audit events before it queues its
+// e-mails, so that at commit the events are written while the e-mails are
+// still being rendered; on PostgreSQL the events come last whatever the
+// order (audit.Log.Record), so that the chain's head is not held while the
+// e-mails are written.
 func (s *Service) enqueue(ctx context.Context, tx *store.Tx, ms []notify.Message) (int, error) {
 	if err := s.outbox.EnqueueManyAtCommit(ctx, tx, ms); err != nil {
 		return 0, errs.Wrap(err, "queue e-mails")
