@@ -98,8 +98,8 @@ func countRowsTx(t testing.TB, tx *store.Tx, q string) int {
 	return n
 }
 
-// A batch larger than one insert carries (2,000 rows on PostgreSQL) is
-// written whole, each row as rendered.
+// A batch larger than one insert carries (500 rows on PostgreSQL, 50 on
+// SQLite) is written whole, each row as rendered.
 func TestEnqueueManyInSeveralInserts(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()

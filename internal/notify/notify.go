@@ -204,10 +204,11 @@ func (o *Outbox) row(m Message, now int64) ([]any, error) {
 
 // insertChunk bounds the rows of one multi-row INSERT (11 parameters each,
 // well under SQLite's parameter limit); arrayChunk those of one insert of
-// arrays on PostgreSQL (a few megabytes of rendered messages).
+// arrays on PostgreSQL: about a megabyte of rendered messages, which the
+// driver keeps as the connection's buffer once it has sent it.
 const (
 	insertChunk = 50
-	arrayChunk  = 2000
+	arrayChunk  = 500
 )
 
 // EnqueueMany is Enqueue for several messages at once, for bulk actions: the
@@ -265,15 +266,25 @@ func (o *Outbox) write(ctx context.Context, tx *store.Tx, rows [][]any) error {
 	for i, r := range rows {
 		ids[i] = r[0].(string)
 	}
-	const cols = `INSERT INTO outbox (id, created_at, to_addr, subject, text_body, html_body, kind, related_type, related_id, next_attempt_at, sensitive) `
+	const cols = ` INTO outbox (id, created_at, to_addr, subject, text_body, html_body, kind, related_type, related_id, next_attempt_at, sensitive) `
 	const values = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	// On PostgreSQL, where every statement is a round trip, the rows go as
-	// one array a column: a rule's 3,000 messages in two statements, not 60.
+	// one array a column: a rule's 3,000 messages in six statements, not 60.
 	const arrays = `SELECT * FROM unnest(?::text[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[])`
 	pg := tx.Dialect() == store.Postgres
 	chunk := insertChunk
 	if pg {
 		chunk = arrayChunk
+	}
+	// On SQLite, INSERT OR FAIL: by default SQLite copies every page a
+	// multi-row statement changes into a statement journal (a temporary
+	// file), so that the statement alone can be undone if it fails. A
+	// failed insert here fails the caller's transaction or savepoint, which
+	// is rolled back whole (as PostgreSQL requires of code that runs on both
+	// engines), so the copy is never used.
+	insert := `INSERT`
+	if !pg {
+		insert = `INSERT OR FAIL`
 	}
 	for len(rows) > 0 {
 		n := min(len(rows), chunk)
@@ -281,9 +292,9 @@ func (o *Outbox) write(ctx context.Context, tx *store.Tx, rows [][]any) error {
 		for _, r := range rows[:n] {
 			args = append(args, r...)
 		}
-		q := cols + `VALUES ` + values + strings.Repeat(", "+values, n-1)
+		q := insert + cols + `VALUES ` + values + strings.Repeat(", "+values, n-1)
 		if pg {
-			q, args = cols+arrays, store.Columns(args, 11)
+			q, args = insert+cols+arrays, store.Columns(args, 11)
 		}
 		if _, err := tx.Exec(ctx, q, args...); err != nil {
 			return fmt.Errorf("queue e-mail: %w", err)
