@@ -10,10 +10,12 @@ import (
 // transaction. It checks ms at once and refuses them all, writing nothing,
 // if any is refused (as EnqueueMany does); then it renders them on other
 // cores while the caller goes on, and writes them just before the
-// transaction commits, after the before-commit work registered earlier (the
-// transaction's audit events, once one is recorded). An automatic rule's
-// 2,000 e-mails take about as long to render as its audit events and other
-// rows take to write; side by side, the transaction is that much shorter. A
+// transaction commits, after the before-commit work registered earlier (on
+// SQLite, the transaction's audit events once one is recorded; on
+// PostgreSQL the audit events come after everything else). An automatic
+// rule's 2,000 e-mails take about as long to render as its audit events and
+// other rows take to write; side by side, the transaction is that much
+// shorter. A
 // message that fails to render fails the commit, which rolls the whole
 // transaction back; inside a savepoint that is rolled back, the messages are
 // dropped with it. Callers: the automatic rules (lifecycle).
