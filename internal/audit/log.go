@@ -79,10 +79,10 @@ var ErrClosed = errors.New("audit log closed")
 //
 // Events are gathered and chained just before the transaction commits, in
 // the order they were recorded: a transaction that records many events (a
-// bulk completion) writes them in a few statements, and the head of the
-// chain is locked only at the end of the transaction, after its other
-// buffered writes (its e-mails), not for its whole length: concurrent bulk
-// transactions on PostgreSQL queue on that lock.
+// bulk completion) writes them in a few statements (on PostgreSQL, one
+// statement for up to 5,000 events), and the head of the
+// chain is locked only at the end of the transaction, not for its whole
+// length.
 func (l *Log) Record(ctx context.Context, tx *store.Tx, ev Event) error {
 	key := pendingKey{l}
 	buf, _ := tx.Value(key).(*[]*Event)
@@ -90,12 +90,28 @@ func (l *Log) Record(ctx context.Context, tx *store.Tx, ev Event) error {
 		buf = new([]*Event)
 		tx.SetValue(key, buf)
 
-		tx.LastBeforeCommit(func() error {
-			if len(*buf) == 0 {
-				return nil
-			}
-			return l.appendTx(context.WithoutCancel(ctx), tx, *buf)
-		})
+		if tx.Dialect() == store.Postgres {
+			// The head is a row lock that other connections and processes
+			// wait for: it is taken after the transaction's other
+			// before-commit work (its e-mails), not before.
+			tx.BeforeCommitLast(func() error {
+				if len(*buf) == 0 {
+					return nil
+				}
+				return l.appendTxPostgres(context.WithoutCancel(ctx), tx, *buf)
+			})
+		} else {
+			// SQLite's one writer holds the whole database already: the
+			// events are written in turn with other before-commit work, so
+			// that work registered later (e-mails being rendered) goes on
+			// meanwhile.
+			tx.BeforeCommit(func() error {
+				if len(*buf) == 0 {
+					return nil
+				}
+				return l.appendTx(context.WithoutCancel(ctx), tx, *buf)
+			})
+		}
 	}
 	n := len(*buf)
 	*buf = append(*buf, &ev)
@@ -225,12 +241,17 @@ const (
 
 var insertRows = []int{64, 16, 4, 1}
 
-// insertStatements holds the insert of each size in insertRows.
-var insertStatements = func() map[int]string {
-	m := map[int]string{}
+// insertStatements holds the insert of each size in insertRows, for each
+// engine. On SQLite the inserts are OR FAIL: a statement that could stop
+// half-way with ABORT makes SQLite copy every page it changes to a
+// statement journal first, and a failed insert rolls the whole
+// transaction back anyway.
+var insertStatements = func() map[store.Dialect]map[int]string {
+	m := map[store.Dialect]map[int]string{store.SQLite: {}, store.Postgres: {}}
 	for _, n := range insertRows {
 		q := insertPrefix + strings.Repeat("(?,?,?,?,?,?,?,?,?,?,?,?,?),", n)
-		m[n] = q[:len(q)-1]
+		m[store.Postgres][n] = q[:len(q)-1]
+		m[store.SQLite][n] = strings.Replace(q[:len(q)-1], "INSERT INTO", "INSERT OR FAIL INTO", 1)
 	}
 	return m
 }()
@@ -238,7 +259,7 @@ var insertStatements = func() map[int]string {
 func insertSizes() []string {
 	var qs []string
 	for _, n := range insertRows {
-		qs = append(qs, insertStatements[n])
+		qs = append(qs, insertStatements[store.SQLite][n])
 	}
 	return qs
 }
@@ -265,7 +286,7 @@ func (l *Log) appendTx(ctx context.Context, tx *store.Tx, evs []*Event) error {
 				break
 			}
 		}
-		if _, err := tx.ExecHot(ctx, insertStatements[n], args[13*start:13*(start+n)]...); err != nil {
+		if _, err := tx.ExecHot(ctx, insertStatements[tx.Dialect()][n], args[13*start:13*(start+n)]...); err != nil {
 			return fmt.Errorf("insert audit events: %w", err)
 		}
 		start += n

@@ -37,24 +37,31 @@ import (
 // for the second run. Seeding is set-based and not timed.
 //
 // Measured on 27 November 2026 on the 2-core development machine, shared
-// with other benchmarks (load average 2–10 during the runs), first sweep /
-// second sweep, over several runs:
+// with other engineers' builds and benchmarks (load average 1–6), first
+// sweep / second sweep. Before: the code of 9a4222c; after: this code; each
+// row is several runs, the pairs side by side in one session:
 //
-//	                     SQLite                 PostgreSQL
-//	100,000 / 1,000 due  0.12–0.45 s / 2–6 ms   0.28–0.51 s / 6–35 ms
-//	1,000,000 / 1,000    0.21 s / 2 ms          0.38 s / 7 ms
-//	1,000,000 / 10,000   1.6–3.5 s / 11–28 ms   1.7–3.2 s / 23–44 ms
+//	                             SQLite                 PostgreSQL
+//	100,000 / 1,000 due, before  0.15–0.21 s / 1–2 ms   0.22–0.35 s / 6–11 ms
+//	                     after   0.11–0.20 s / 1–3 ms   0.15–0.22 s / 7–9 ms
+//	1,000,000 / 1,000,   after   0.18 s / 6 ms          0.20 s / 10 ms
+//	1,000,000 / 10,000,  before  1.48–1.70 s / 6–10 ms  1.83–2.62 s / 21–36 ms
+//	                     after   1.05–1.49 s / 5–11 ms  1.09–1.53 s / 21–39 ms
+//	                             (once 1.78 s)
 //
-// The same 1,000 due cost the same in a table ten times larger (0.21 s and
-// 0.21 s on SQLite, 0.32 s and 0.38 s on PostgreSQL, in one session), and
-// ten times the due cost about ten times as much: the time follows the
-// number due. The first sweep of 10,000 due misses the 1 s target on this
-// machine; its process CPU is about 1.8 s on SQLite (a third page reads and
-// WAL writes of the randomly placed rows, a quarter rendering and writing
-// 9,000 e-mails, an eighth the 12,000 audit events) and 0.9 s on
-// PostgreSQL, whose server time goes mostly to index maintenance of the
-// 1,000,000-row tables (every record_accounts update that changes a column
-// of a partial index's condition rewrites all seven of its index entries).
+// The same 1,000 due cost about the same in a table ten times larger, and
+// ten times the due about ten times as much: the time follows the number
+// due, not the number of memberships. The first sweep of 10,000 due still
+// misses the 1 s target on this machine. On SQLite the one writer's own work
+// is about 1.1 s of CPU: page reads and log writes of the randomly placed
+// rows (two to three pages changed a row, each table and index page a system
+// call), 12,000 audit events and 9,000 e-mail rows; rendering the e-mails
+// (0.4 s of CPU) now runs beside it. On PostgreSQL the server spends 1–1.6 s
+// of CPU, mostly on the updates: every record_accounts update that changes a
+// column of a partial index's condition is not HOT, so it writes a full page
+// image and a new entry in each of its seven indexes, through a 128 MB
+// buffer pool that has to write out a dirty page for each one it reads; the
+// five rules now run at once, so the longest rule sets the time.
 func BenchmarkSweep(b *testing.B) {
 	sizes := []int{100_000, 1_000_000}
 	if v := os.Getenv("CAREGATE_BENCH_MEMBERS"); v != "" {

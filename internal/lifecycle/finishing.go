@@ -32,12 +32,11 @@ func (s *Service) endFinished(ctx context.Context, now time.Time, r *Result) err
 	t, today := micros(now), s.localDate(now)
 	// The terms status IN (…) AND finishing_date <> '' are those of the
 	// partial index record_accounts_finishing, so that SQLite uses it.
-	q := `UPDATE record_accounts SET status = 'deactivated', status_reason = 'end_of_contract', updated_at = ?
-		WHERE id IN (SELECT id FROM record_accounts WHERE status IN ('pending', 'active') AND finishing_date <> '' AND finishing_date <= ?
-			ORDER BY finishing_date LIMIT ?` + s.skipLocked() + `)
-		AND status IN ('pending', 'active') AND finishing_date <> '' AND finishing_date <= ?
+	due := `status IN ('pending', 'active') AND finishing_date <> '' AND finishing_date <= ?`
+	q := s.update("record_accounts") + ` SET status = 'deactivated', status_reason = 'end_of_contract', updated_at = ?
+		WHERE ` + s.pick("record_accounts", due, "finishing_date") + ` AND ` + due + `
 		RETURNING user_id, organisation_id, finishing_date`
-	endMemberships := `UPDATE memberships SET status = 'deactivated', status_reason = 'end_of_contract', ended_by = 'system', ended_at = ?, updated_at = ?
+	endMemberships := s.update("memberships") + ` SET status = 'deactivated', status_reason = 'end_of_contract', ended_by = 'system', ended_at = ?, updated_at = ?
 		WHERE %s AND status = 'active' AND finishing_date <> '' AND finishing_date <= ?
 		RETURNING id, user_id, site_id`
 	return s.batches(ctx, r, &r.FinishedAccounts, &r.FinishedMemberships, func(tx *store.Tx, limit int) (counts, error) {
@@ -48,35 +47,10 @@ func (s *Service) endFinished(ctx context.Context, now time.Time, r *Result) err
 			return counts{}, err
 		}
 		list, ps, over := c.list, c.people, c.over
-		cond, args := s.in("user_id", c.users())
-		rows, err := tx.Query(ctx, fmt.Sprintf(endMemberships, cond), append(append([]any{t, t}, args...), today)...)
-		if err != nil {
-			return counts{}, errs.Wrap(err, "end memberships at their finishing date")
-		}
-		type ended struct{ id, user, site string }
-		var ms []ended
-		for rows.Next() {
-			var e ended
-			if err := rows.Scan(&e.id, &e.user, &e.site); err != nil {
-				rows.Close()
-				return counts{}, errs.Wrap(err, "end memberships at their finishing date")
-			}
-			ms = append(ms, e)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return counts{}, errs.Wrap(err, "end memberships at their finishing date")
-		}
 		for _, a := range list {
 			if err := s.log.Record(ctx, tx, audit.New(audit.System, "record_account."+access.AccountDeactivated, "user", a.user, audit.Success,
 				map[string]string{"reason": access.ReasonEndOfContract, "rule": RuleFinishingDate, "finishing_date": a.finishing,
 					"told": strconv.Itoa(len(over[a.user]))})); err != nil {
-				return counts{}, err
-			}
-		}
-		for _, m := range ms {
-			if err := s.log.Record(ctx, tx, audit.New(audit.System, "membership.deactivate", "membership", m.id, audit.Success,
-				map[string]string{"reason": access.ReasonEndOfContract, "rule": RuleFinishingDate, "user_id": m.user, "site_id": m.site})); err != nil {
 				return counts{}, err
 			}
 		}
@@ -100,7 +74,36 @@ func (s *Service) endFinished(ctx context.Context, now time.Time, r *Result) err
 			"Next": "If someone's work continues, reactivate them from the membership history of your site with a new finishing date; their completed training is kept.",
 			"Link": s.link("/sites")})...)
 		n, err := s.enqueue(ctx, tx, mail)
-		return counts{changed: len(list), emails: n, extra: len(ms)}, err
+		if err != nil {
+			return counts{}, err
+		}
+		// The e-mails are rendered while the memberships end.
+		cond, args := s.in("user_id", c.users())
+		rows, err := tx.Query(ctx, fmt.Sprintf(endMemberships, cond), append(append([]any{t, t}, args...), today)...)
+		if err != nil {
+			return counts{}, errs.Wrap(err, "end memberships at their finishing date")
+		}
+		type ended struct{ id, user, site string }
+		var ms []ended
+		for rows.Next() {
+			var e ended
+			if err := rows.Scan(&e.id, &e.user, &e.site); err != nil {
+				rows.Close()
+				return counts{}, errs.Wrap(err, "end memberships at their finishing date")
+			}
+			ms = append(ms, e)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return counts{}, errs.Wrap(err, "end memberships at their finishing date")
+		}
+		for _, m := range ms {
+			if err := s.log.Record(ctx, tx, audit.New(audit.System, "membership.deactivate", "membership", m.id, audit.Success,
+				map[string]string{"reason": access.ReasonEndOfContract, "rule": RuleFinishingDate, "user_id": m.user, "site_id": m.site})); err != nil {
+				return counts{}, err
+			}
+		}
+		return counts{changed: len(list), emails: n, extra: len(ms)}, nil
 	})
 }
 
@@ -112,11 +115,10 @@ func (s *Service) endFinished(ctx context.Context, now time.Time, r *Result) err
 func (s *Service) remindFinishing(ctx context.Context, now time.Time, r *Result) error {
 	today := s.localDate(now)
 	horizon := now.In(s.loc).AddDate(0, 0, s.cfg.FinishingReminderDays).Format(time.DateOnly)
-	q := `UPDATE record_accounts SET finish_reminded_for = finishing_date
-		WHERE id IN (SELECT id FROM record_accounts WHERE status IN ('pending', 'active') AND finishing_date <> ''
-			AND finishing_date > ? AND finishing_date <= ? AND finish_reminded_for <> finishing_date
-			ORDER BY finishing_date LIMIT ?` + s.skipLocked() + `)
-		AND status IN ('pending', 'active') AND finishing_date > ? AND finishing_date <= ? AND finish_reminded_for <> finishing_date
+	due := `status IN ('pending', 'active') AND finishing_date <> '' AND finishing_date > ? AND finishing_date <= ?
+		AND finish_reminded_for <> finishing_date`
+	q := s.update("record_accounts") + ` SET finish_reminded_for = finishing_date
+		WHERE ` + s.pick("record_accounts", due, "finishing_date") + ` AND ` + due + `
 		RETURNING user_id, organisation_id, finishing_date`
 	rule := s.RuleFinishingReminder()
 	return s.batches(ctx, r, &r.FinishingReminded, nil, func(tx *store.Tx, limit int) (counts, error) {

@@ -102,19 +102,19 @@ func (c *changed) users() []string {
 // the record account changes: the person's memberships stay, so they still
 // sign in to the portal and train, and their portal sessions are kept. The
 // effects are those of the back office's deactivation (access), set-based.
+// An account whose finishing date has come is left to endFinished.
 func (s *Service) deactivateInactive(ctx context.Context, now time.Time, r *Result) error {
-	t, cutoff := micros(now), micros(now.Add(-days(s.cfg.InactivityDays)))
+	t, cutoff, today := micros(now), micros(now.Add(-days(s.cfg.InactivityDays))), s.localDate(now)
 	// idle_from > 0 guards an active account without a clock, which should
 	// not exist. The outer conditions re-check each row, so a use recorded
 	// meanwhile (access.Service.MarkUsed) saves the account.
-	q := `UPDATE record_accounts SET status = 'deactivated', status_reason = 'inactivity', updated_at = ?
-		WHERE id IN (SELECT id FROM record_accounts WHERE status = 'active' AND idle_from > 0 AND idle_from <= ?
-			ORDER BY idle_from LIMIT ?` + s.skipLocked() + `)
-		AND status = 'active' AND idle_from > 0 AND idle_from <= ?
+	due := `status = 'active' AND idle_from > 0 AND idle_from <= ? AND (finishing_date = '' OR finishing_date > ?)`
+	q := s.update("record_accounts") + ` SET status = 'deactivated', status_reason = 'inactivity', updated_at = ?
+		WHERE ` + s.pick("record_accounts", due, "idle_from") + ` AND ` + due + `
 		RETURNING user_id, organisation_id, idle_from`
 	rule := s.RuleInactivity()
 	return s.batches(ctx, r, &r.InactiveDeactivated, nil, func(tx *store.Tx, limit int) (counts, error) {
-		c, err := s.changeAccounts(ctx, tx, "deactivate inactive accounts", true, true, q, t, cutoff, limit, cutoff)
+		c, err := s.changeAccounts(ctx, tx, "deactivate inactive accounts", true, true, q, t, cutoff, today, limit, cutoff, today)
 		if err != nil || len(c.list) == 0 {
 			return counts{}, err
 		}
@@ -154,18 +154,20 @@ func (s *Service) deactivateInactive(ctx context.Context, now time.Time, r *Resu
 // deactivated for inactivity within InactivityWarningDays. The warning is
 // marked on the account (inactivity_warned_at); a use of the record clears
 // the mark and moves the clock, so a later spell of inactivity is warned of
-// again.
+// again. An account already due for deactivation, or whose finishing date
+// has come, is not warned: it ends in the same sweep.
 func (s *Service) warnInactive(ctx context.Context, now time.Time, r *Result) error {
-	t := micros(now)
+	t, today := micros(now), s.localDate(now)
+	ends := micros(now.Add(-days(s.cfg.InactivityDays)))
 	cutoff := micros(now.Add(-days(s.cfg.InactivityDays - s.cfg.InactivityWarningDays)))
-	q := `UPDATE record_accounts SET inactivity_warned_at = ?
-		WHERE id IN (SELECT id FROM record_accounts WHERE status = 'active' AND inactivity_warned_at = 0 AND idle_from > 0 AND idle_from <= ?
-			ORDER BY idle_from LIMIT ?` + s.skipLocked() + `)
-		AND status = 'active' AND inactivity_warned_at = 0 AND idle_from > 0 AND idle_from <= ?
+	due := `status = 'active' AND inactivity_warned_at = 0 AND idle_from > ? AND idle_from <= ?
+		AND (finishing_date = '' OR finishing_date > ?)`
+	q := s.update("record_accounts") + ` SET inactivity_warned_at = ?
+		WHERE ` + s.pick("record_accounts", due, "idle_from") + ` AND ` + due + `
 		RETURNING user_id, organisation_id, idle_from`
 	rule := s.RuleInactivityWarning()
 	return s.batches(ctx, r, &r.InactivityWarned, nil, func(tx *store.Tx, limit int) (counts, error) {
-		c, err := s.changeAccounts(ctx, tx, "warn inactive accounts", true, false, q, t, cutoff, limit, cutoff)
+		c, err := s.changeAccounts(ctx, tx, "warn inactive accounts", true, false, q, t, ends, cutoff, today, limit, ends, cutoff, today)
 		if err != nil || len(c.list) == 0 {
 			return counts{}, err
 		}

@@ -172,3 +172,42 @@ func TestPendingAccountsNeverSwept(t *testing.T) {
 		w.sweep(lifecycle.Result{InactiveDeactivated: 1, Emails: 1}) // its site has no authoriser, its organisation no service desk
 	})
 }
+
+// Where rules meet, one sweep applies the one that matters, whichever runs
+// first: an account idle for 95 days whose finishing date has come ends for
+// the end of its contract, not for inactivity; an account idle for 95 days
+// that was never warned is deactivated without a warning; one idle for 80
+// days whose finishing date has come ends without a warning.
+func TestRulesThatMeetInOneSweep(t *testing.T) {
+	each(t, func(t *testing.T, w *world) {
+		o := w.organisation("RY4")
+		ward := w.site(o, "Ward 7")
+		w.authoriser(ward, w.user("sam@nhs.net", "Sam", "Lead"))
+		end := t0.Add(95 * day).Format(time.DateOnly) // 5 February 2027, in London too
+		ivy, kai := w.user("ivy@nhs.net", "Ivy", "Idle"), w.user("kai@nhs.net", "Kai", "Idle")
+		w.member(ward, ivy, "active", end)
+		w.account(ivy, o, "active", end)
+		w.member(ward, kai, "active", "")
+		w.account(kai, o, "active", "")
+		w.at(t0.Add(15 * day))
+		lou := w.user("lou@nhs.net", "Lou", "Locum")
+		w.member(ward, lou, "active", end)
+		w.account(lou, o, "active", end)
+
+		w.at(t0.Add(95 * day))
+		w.sweep(lifecycle.Result{FinishedAccounts: 2, FinishedMemberships: 2, InactiveDeactivated: 1, Emails: 5})
+		w.sweep(lifecycle.Result{})
+		for id, want := range map[string]string{ivy: "end_of_contract", lou: "end_of_contract", kai: "inactivity"} {
+			if got := w.str(`SELECT status || ' ' || status_reason FROM record_accounts WHERE user_id = ?`, id); got != "deactivated "+want {
+				t.Errorf("account %s: %s, want deactivated %s", id, got, want)
+			}
+		}
+		if got := w.recipients(notify.KindInactivityWarning); got != "" {
+			t.Errorf("warned: %q", got)
+		}
+		if evs := w.events("record_account.inactivity_warning"); len(evs) != 0 {
+			t.Errorf("warning events: %v", evs)
+		}
+		w.verifyAudit()
+	})
+}

@@ -21,12 +21,11 @@ const RuleInvitationExpiry = member.RuleInvitationExpiry
 // person can be invited again, and its link stops working.
 func (s *Service) expireInvitations(ctx context.Context, now time.Time, r *Result) error {
 	t := micros(now)
-	// The sub-select walks invitations_due (pending only, by expiry); the
-	// outer conditions re-check each row, so an invitation accepted or
-	// cancelled meanwhile is left alone.
-	q := `UPDATE invitations SET status = 'expired', open_key = NULL, closed_at = ?, closed_by = '', updated_at = ?
-		WHERE id IN (SELECT id FROM invitations WHERE status = 'pending' AND expires_at <= ? ORDER BY expires_at LIMIT ?` + s.skipLocked() + `)
-		AND status = 'pending' AND expires_at <= ?
+	// The pick walks invitations_due (pending only, by expiry); an
+	// invitation accepted or cancelled meanwhile is left alone.
+	due := `status = 'pending' AND expires_at <= ?`
+	q := s.update("invitations") + ` SET status = 'expired', open_key = NULL, closed_at = ?, closed_by = '', updated_at = ?
+		WHERE ` + s.pick("invitations", due, "expires_at") + ` AND ` + due + `
 		RETURNING id, site_id, expires_at`
 	return s.batches(ctx, r, &r.InvitationsExpired, nil, func(tx *store.Tx, limit int) (counts, error) {
 		rows, err := tx.Query(ctx, q, t, t, t, limit, t)

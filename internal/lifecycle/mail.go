@@ -197,12 +197,15 @@ func line(p person, o overseer, what string) string {
 	return s
 }
 
-// enqueue writes ms to the outbox in tx and returns how many it queued.
+// enqueue queues ms in tx and returns how many it queued. They are
+// rendered while the transaction goes on and written just before it
+// commits. On SQLite a rule records its audit events before it queues its
+// e-mails, so that at commit the events are written while the e-mails are
+// still being rendered; on PostgreSQL the events come last whatever the
+// order (audit.Log.Record), so that the chain's head is not held while the
+// e-mails are written.
 func (s *Service) enqueue(ctx context.Context, tx *store.Tx, ms []notify.Message) (int, error) {
-	if len(ms) == 0 {
-		return 0, nil
-	}
-	if _, err := s.outbox.EnqueueMany(ctx, tx, ms); err != nil {
+	if err := s.outbox.EnqueueManyAtCommit(ctx, tx, ms); err != nil {
 		return 0, errs.Wrap(err, "queue e-mails")
 	}
 	return len(ms), nil

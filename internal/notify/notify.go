@@ -203,19 +203,38 @@ func (o *Outbox) row(m Message, now int64) ([]any, error) {
 }
 
 // insertChunk bounds the rows of one multi-row INSERT (11 parameters each,
-// well under SQLite's parameter limit).
-const insertChunk = 50
+// well under SQLite's parameter limit); arrayChunk those of one insert of
+// arrays on PostgreSQL: about a megabyte of rendered messages, which the
+// driver keeps as the connection's buffer once it has sent it.
+const (
+	insertChunk = 50
+	arrayChunk  = 500
+)
 
 // EnqueueMany is Enqueue for several messages at once, for bulk actions: the
 // rows go in multi-row inserts and their delivery jobs in one batch (one
 // statement on PostgreSQL), which costs much less than one Enqueue each. It
 // writes nothing if any message is refused. It returns the ids in order.
 func (o *Outbox) EnqueueMany(ctx context.Context, tx *store.Tx, ms []Message) ([]string, error) {
-	now := o.clock.Now().UnixMicro()
-	ids := make([]string, len(ms))
+	rows, err := o.rows(ms, o.clock.Now().UnixMicro())
+	if err != nil {
+		return nil, err
+	}
+	if err := o.write(ctx, tx, rows); err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = r[0].(string)
+	}
+	return ids, nil
+}
+
+// rows checks and renders ms into their outbox rows, in order. Rendering is
+// most of the cost and needs no database: a large batch is rendered on
+// every core.
+func (o *Outbox) rows(ms []Message, now int64) ([][]any, error) {
 	rows := make([][]any, len(ms))
-	// Rendering is most of the cost and needs no database: a large batch
-	// is rendered on every core while the transaction waits.
 	workers := 1
 	if len(ms) >= 64 {
 		workers = min(runtime.GOMAXPROCS(0), len(ms)/32)
@@ -230,7 +249,7 @@ func (o *Outbox) EnqueueMany(ctx context.Context, tx *store.Tx, ms []Message) ([
 				if err != nil {
 					return err
 				}
-				rows[i], ids[i] = r, r[0].(string)
+				rows[i] = r
 			}
 			return nil
 		})
@@ -238,10 +257,7 @@ func (o *Outbox) EnqueueMany(ctx context.Context, tx *store.Tx, ms []Message) ([
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	if err := o.write(ctx, tx, rows); err != nil {
-		return nil, err
-	}
-	return ids, nil
+	return rows, nil
 }
 
 // write inserts outbox rows and queues their delivery.
@@ -250,14 +266,35 @@ func (o *Outbox) write(ctx context.Context, tx *store.Tx, rows [][]any) error {
 	for i, r := range rows {
 		ids[i] = r[0].(string)
 	}
-	const cols = `INSERT INTO outbox (id, created_at, to_addr, subject, text_body, html_body, kind, related_type, related_id, next_attempt_at, sensitive) VALUES `
+	const cols = ` INTO outbox (id, created_at, to_addr, subject, text_body, html_body, kind, related_type, related_id, next_attempt_at, sensitive) `
 	const values = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	// On PostgreSQL, where every statement is a round trip, the rows go as
+	// one array a column: a rule's 3,000 messages in six statements, not 60.
+	const arrays = `SELECT * FROM unnest(?::text[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[])`
+	pg := tx.Dialect() == store.Postgres
+	chunk := insertChunk
+	if pg {
+		chunk = arrayChunk
+	}
+	// On SQLite, INSERT OR FAIL: by default SQLite copies every page a
+	// multi-row statement changes into a statement journal (a temporary
+	// file), so that the statement alone can be undone if it fails. A
+	// failed insert here fails the caller's transaction or savepoint, which
+	// is rolled back whole (as PostgreSQL requires of code that runs on both
+	// engines), so the copy is never used.
+	insert := `INSERT`
+	if !pg {
+		insert = `INSERT OR FAIL`
+	}
 	for len(rows) > 0 {
-		n := min(len(rows), insertChunk)
-		q := cols + values + strings.Repeat(", "+values, n-1)
+		n := min(len(rows), chunk)
 		args := make([]any, 0, n*11)
 		for _, r := range rows[:n] {
 			args = append(args, r...)
+		}
+		q := insert + cols + `VALUES ` + values + strings.Repeat(", "+values, n-1)
+		if pg {
+			q, args = insert+cols+arrays, store.Columns(args, 11)
 		}
 		if _, err := tx.Exec(ctx, q, args...); err != nil {
 			return fmt.Errorf("queue e-mail: %w", err)

@@ -389,11 +389,12 @@ func (t *Tx) Savepoint(ctx context.Context, fn func() error) error {
 // that moment.
 func (t *Tx) BeforeCommit(fn func() error) { t.before = append(t.before, fn) }
 
-// LastBeforeCommit is BeforeCommit for work that takes a lock every
-// writer shares (the head of the audit chain): it runs after every
-// BeforeCommit hook, so that the transaction's other buffered writes (its
-// e-mails) are done before the lock is taken, not while it is held.
-func (t *Tx) LastBeforeCommit(fn func() error) { t.last = append(t.last, fn) }
+// BeforeCommitLast registers fn to run just before the transaction commits,
+// after every BeforeCommit function; an error rolls the whole transaction
+// back. It is for work that takes a lock other transactions wait for (the
+// audit chain's head on PostgreSQL): taken last, it is held only for that
+// work and the commit, not while other before-commit work runs.
+func (t *Tx) BeforeCommitLast(fn func() error) { t.last = append(t.last, fn) }
 
 // Value returns state another package keeps for this transaction.
 func (t *Tx) Value(key any) any { return t.values[key] }
