@@ -38,6 +38,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		cfg.BaseURL = "http://" + cfg.Addr
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	if gc, limit := app.TuneMemory(); gc > 0 || limit > 0 {
+		log.Info("garbage collector", "gc_percent", gc, "memory_limit_bytes", limit)
+	}
 	opts := app.Options{Log: log}
 	if cfg.Demo {
 		opts.DemoAccounts = demo.Accounts()

@@ -101,6 +101,7 @@ func serve(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	app.TuneMemory() // as caregate serve does
 	a, err := app.New(ctx, app.Config{DataDir: *data, DatabaseURL: *dbURL, Addr: "127.0.0.1:0", Demo: true},
 		app.Options{Log: log, DemoAccounts: demo.Accounts()})
 	if err != nil {
