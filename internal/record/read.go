@@ -101,7 +101,8 @@ func (q Query) where() (string, []any) {
 	if q.NHSNumber != "" {
 		return "nhs_number = ?", []any{q.NHSNumber}
 	}
-	conds := []string{"family = ?", "birth_date = ?"}
+	// family <> '' is what the name index is partial on (migration 0008).
+	conds := []string{"family = ?", "family <> ''", "birth_date = ?"}
 	args := []any{q.Family, q.BirthDate}
 	if q.Given != "" {
 		conds = append(conds, "given LIKE ? ESCAPE '\\'")
@@ -333,13 +334,9 @@ func (s *Service) Read(ctx context.Context, p *authz.Principal, resourceType, id
 	var body string
 	var updated int64
 	err = s.db.QueryRow(ctx, `SELECT r.id, r.resource_type, r.body, r.version, r.updated_at, o.ods_code, r.nhs_number
-		FROM record_resources r JOIN organisations o ON o.id = r.organisation_id WHERE r.id = ?`, id).
+		FROM record_resources r JOIN organisations o ON o.id = r.organisation_id WHERE r.id = ? AND r.resource_type = ?`, id, resourceType).
 		Scan(&r.ID, &r.Type, &body, &r.Version, &updated, &r.ODS, &r.NHSNumber)
-	// The type is compared here, not in the query: on SQLite a parameter
-	// compared with resource_type (which a partial index is defined on)
-	// makes the prepared statement recompile whenever it is bound, a
-	// third of a read's CPU.
-	if store.IsNoRows(err) || (err == nil && r.Type != resourceType) {
+	if store.IsNoRows(err) {
 		return nil, errs.E(errs.NotFound, "%s/%s is not in the record", resourceType, id)
 	}
 	if err != nil {

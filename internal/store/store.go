@@ -269,9 +269,8 @@ const maxStmts = 1000
 // the plan may depend on a parameter's value: when statistics of
 // sqlite_stat4 exist (so CareGate does not ANALYZE SQLite databases), and
 // when a parameter is compared with a column the way a partial index's
-// WHERE compares it with a constant (resource_type = ? against
-// record_resources_name's resource_type = 'Patient'). Hot queries compare
-// such columns in Go or with a literal instead.
+// WHERE compares it with a constant (so no partial index is conditioned on
+// a column that hot queries compare with a parameter; see migration 0008).
 func (db *DB) prepared(ctx context.Context, q string) *sql.Stmt {
 	if db.Dialect != SQLite {
 		return nil
