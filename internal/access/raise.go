@@ -141,15 +141,7 @@ func (s *Service) check(in *Input, o *org.Organisation) error {
 		}
 	}
 	if in.Type == TypeNewUser || in.Type == TypeReactivation || (in.Type == TypeAmendment && in.Role != "") {
-		if !in.AttestDirectCare {
-			v.Add("attest_direct_care", "Confirm the access is for direct care only")
-		}
-		if !in.AttestToldMisuse {
-			v.Add("attest_told_misuse", "Confirm you have told them not to look at their own, colleagues', friends' or family's records")
-		}
-		if !in.AttestIGTraining {
-			v.Add("attest_ig_training", "Confirm their information governance training is up to date")
-		}
+		CheckAttestations(&v, in.AttestDirectCare, in.AttestToldMisuse, in.AttestIGTraining)
 	}
 	in.SourceKey = strings.TrimSpace(in.SourceKey)
 	if len(in.SourceKey) > 200 {
@@ -518,4 +510,21 @@ func (s *Service) bySourceKey(ctx context.Context, q store.Querier, in Input) (*
 			Fields: []errs.FieldError{{Field: "source_key", Message: "Choose another source key"}}}
 	}
 	return s.load(ctx, q, id)
+}
+
+// CheckAttestations adds to v the attestations an authoriser has not given:
+// access for direct care only, the person told not to look at their own,
+// colleagues', friends' or family's records, their information-governance
+// training up to date. Requests that grant access carry all three; the
+// portal's reactivation asks for them before it changes the membership.
+func CheckAttestations(v *errs.Validation, directCare, toldMisuse, igTraining bool) {
+	if !directCare {
+		v.Add("attest_direct_care", "Confirm the access is for direct care only")
+	}
+	if !toldMisuse {
+		v.Add("attest_told_misuse", "Confirm you have told them not to look at their own, colleagues', friends' or family's records")
+	}
+	if !igTraining {
+		v.Add("attest_ig_training", "Confirm their information governance training is up to date")
+	}
 }

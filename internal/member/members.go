@@ -327,15 +327,7 @@ func (s *Service) Reactivate(ctx context.Context, p *authz.Principal, siteID, id
 			}
 		}
 		var v errs.Validation
-		if !at.DirectCare {
-			v.Add("attest_direct_care", "Confirm the access is for direct care only")
-		}
-		if !at.ToldMisuse {
-			v.Add("attest_told_misuse", "Confirm you have told them not to look at their own, colleagues', friends' or family's records")
-		}
-		if !at.IGTraining {
-			v.Add("attest_ig_training", "Confirm their information governance training is up to date")
-		}
+		access.CheckAttestations(&v, at.DirectCare, at.ToldMisuse, at.IGTraining)
 		// A temporary member whose finishing date has passed comes back only
 		// with a new one: the old date would end their access again.
 		finish := m.FinishingDate
