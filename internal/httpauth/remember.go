@@ -70,13 +70,9 @@ func (a *Authenticator) recall(key string, gen int64, c *Caller) bool {
 	if r == nil || r.gen != gen || !a.users.Now().Before(r.until) {
 		return false
 	}
-	u := r.user
-	u.Roles = slices.Clone(u.Roles)
-	p := r.p
-	p.Global, p.AuthoriserOf, p.ServiceDeskOf, p.MemberOf = slices.Clone(p.Global), slices.Clone(p.AuthoriserOf),
-		slices.Clone(p.ServiceDeskOf), slices.Clone(p.MemberOf)
+	u, p := copyCaller(&r.user, &r.p)
 	p.IP, p.UserAgent = c.IP, c.UserAgent
-	c.User, c.Principal = &u, &p
+	c.User, c.Principal = u, p
 	if r.sess != nil {
 		s := *r.sess
 		c.Session = &s
@@ -92,10 +88,8 @@ func (a *Authenticator) remember(key string, gen int64, c *Caller) {
 		return
 	}
 	now := a.users.Now()
-	r := &remembered{gen: gen, until: now.Add(RememberFor), user: *c.User, p: *c.Principal}
-	r.user.Roles = slices.Clone(r.user.Roles)
-	r.p.Global, r.p.AuthoriserOf, r.p.ServiceDeskOf, r.p.MemberOf = slices.Clone(r.p.Global), slices.Clone(r.p.AuthoriserOf),
-		slices.Clone(r.p.ServiceDeskOf), slices.Clone(r.p.MemberOf)
+	u, p := copyCaller(c.User, c.Principal)
+	r := &remembered{gen: gen, until: now.Add(RememberFor), user: *u, p: *p}
 	if c.Session != nil {
 		s := *c.Session
 		r.sess = &s
@@ -104,4 +98,14 @@ func (a *Authenticator) remember(key string, gen int64, c *Caller) {
 		}
 	}
 	a.memory.put(key, r)
+}
+
+// copyCaller copies a user and principal with their lists, so that what is
+// remembered and what each request holds never share a slice.
+func copyCaller(u *auth.User, p *authz.Principal) (*auth.User, *authz.Principal) {
+	cu, cp := *u, *p
+	cu.Roles = slices.Clone(u.Roles)
+	cp.Global, cp.AuthoriserOf, cp.ServiceDeskOf, cp.MemberOf = slices.Clone(p.Global), slices.Clone(p.AuthoriserOf),
+		slices.Clone(p.ServiceDeskOf), slices.Clone(p.MemberOf)
+	return &cu, &cp
 }
