@@ -357,11 +357,8 @@ func (s *Service) loadMany(ctx context.Context, tx *store.Tx, ids []string) (map
 	if len(ids) == 0 {
 		return out, nil
 	}
-	args := make([]any, len(ids))
-	for i, id := range ids {
-		args[i] = id
-	}
-	rows, err := tx.Query(ctx, `SELECT `+requestColumns+` FROM access_requests WHERE id IN (?`+strings.Repeat(", ?", len(ids)-1)+`)`, args...)
+	in, args := store.In(tx.Dialect(), "id", ids)
+	rows, err := tx.Query(ctx, `SELECT `+requestColumns+` FROM access_requests WHERE `+in, args...)
 	if err != nil {
 		return nil, errs.Wrap(err, "load requests")
 	}

@@ -249,9 +249,9 @@ var insertRows = []int{64, 16, 4, 1}
 var insertStatements = func() map[store.Dialect]map[int]string {
 	m := map[store.Dialect]map[int]string{store.SQLite: {}, store.Postgres: {}}
 	for _, n := range insertRows {
-		q := insertPrefix + strings.Repeat("(?,?,?,?,?,?,?,?,?,?,?,?,?),", n)
-		m[store.Postgres][n] = q[:len(q)-1]
-		m[store.SQLite][n] = strings.Replace(q[:len(q)-1], "INSERT INTO", "INSERT OR FAIL INTO", 1)
+		q := insertPrefix + store.Values(n, 13)
+		m[store.Postgres][n] = q
+		m[store.SQLite][n] = strings.Replace(q, "INSERT INTO", "INSERT OR FAIL INTO", 1)
 	}
 	return m
 }()

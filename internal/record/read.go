@@ -203,7 +203,7 @@ func (s *Service) read(ctx context.Context, nhs string, view *View) error {
 		lists = map[Section]*[]Item{Allergies: &view.Allergies, Problems: &view.Problems, Medications: &view.Medications}
 	} else {
 		types := typesOf(view.Section)
-		q += ` AND r.resource_type IN ('Patient'` + strings.Repeat(",?", len(types)) + `)`
+		q += ` AND r.resource_type IN ('Patient', ` + store.Values(1, len(types))[1:]
 		for _, t := range types {
 			args = append(args, t)
 		}
