@@ -7,7 +7,6 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 
-	"github.com/caregate/caregate/internal/errs"
 	"github.com/caregate/caregate/internal/store"
 )
 
@@ -53,14 +52,9 @@ func newOneTimePassword() string {
 // next sign-in with it must choose a new password (and set up MFA if it is
 // not set up yet). The caller audits the change it belongs to.
 func (s *Service) SetOneTimePasswordTx(ctx context.Context, tx *store.Tx, userID string) (string, error) {
-	pw := newOneTimePassword()
-	res, err := tx.Exec(ctx, `UPDATE users SET password_hash = ?, must_change_password = 1, failed_logins = 0, locked_until = 0, updated_at = ? WHERE id = ?`,
-		oneTimeHash(pw), s.clock.Now().UnixMicro(), userID)
+	pws, err := s.SetOneTimePasswordsTx(ctx, tx, []string{userID})
 	if err != nil {
-		return "", errs.Wrap(err, "set one-time password")
+		return "", err
 	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return "", errs.E(errs.NotFound, "No such account")
-	}
-	return pw, nil
+	return pws[0], nil
 }
