@@ -2,6 +2,8 @@ package access
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 
@@ -164,7 +166,7 @@ func (c *completing) plan(ctx context.Context, r *Request) (bool, error) {
 // of the people of r and of the new-user requests still to come.
 func (c *completing) readPeople(ctx context.Context, r *Request) error {
 	var emails, userIDs []string
-	for _, q := range append([]*Request{r}, mapValues(c.loaded)...) {
+	for _, q := range append([]*Request{r}, slices.Collect(maps.Values(c.loaded))...) {
 		switch {
 		case q.Type != TypeNewUser:
 		case q.SubjectUserID != "":
@@ -190,14 +192,6 @@ func (c *completing) readPeople(ctx context.Context, r *Request) error {
 		c.people[pe.userID], c.people[email] = pe, pe
 	}
 	return rows.Err()
-}
-
-func mapValues[K comparable, V any](m map[K]V) []V {
-	out := make([]V, 0, len(m))
-	for _, v := range m {
-		out = append(out, v)
-	}
-	return out
 }
 
 // flush completes the batch. Should any of it have changed meanwhile (a
