@@ -101,3 +101,60 @@ func TestHotStatementsAcrossTransactions(t *testing.T) {
 		}
 	})
 }
+
+// Every change that can alter who a signed-in caller is moves the
+// auth_generation count (migration 0007), on both engines; changes that
+// cannot (a failed sign-in counted, a session seen) leave it, so that the
+// callers instances remember are not forgotten for nothing.
+func TestAuthGenerationMovesOnEveryChangeOfCaller(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		gen := func() int64 {
+			var g int64
+			if err := db.QueryRow(ctx, `SELECT gen FROM auth_generation WHERE id = 1`).Scan(&g); err != nil {
+				t.Fatal(err)
+			}
+			return g
+		}
+		exec := func(q string, args ...any) {
+			t.Helper()
+			if err := db.InTx(ctx, func(tx *store.Tx) error { _, err := tx.Exec(ctx, q, args...); return err }); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		exec(`INSERT INTO users (id, email, given_name, family_name, created_at, updated_at) VALUES ('u1', 'u1@nhs.net', 'U', 'One', 1, 1)`)
+		exec(`INSERT INTO organisations (id, ods_code, name, status, isa_level, routing, allowed_domains, created_at, updated_at)
+			VALUES ('o1', 'RX1', 'Trust', 'active', 'read_only', 'site_authoriser', 'nhs.net', 1, 1)`)
+		exec(`INSERT INTO sites (id, organisation_id, name, status, created_at, updated_at) VALUES ('s1', 'o1', 'Ward', 'active', 1, 1)`)
+		exec(`INSERT INTO sessions (id_hash, user_id, state, created_at, last_seen_at, expires_at) VALUES ('h1', 'u1', 'full', 1, 1, 9)`)
+		exec(`INSERT INTO api_tokens (id, user_id, name, token_hash, created_at) VALUES ('t1', 'u1', 'x', 'th1', 1)`)
+		for _, c := range []struct {
+			q     string
+			moves bool
+		}{
+			{`UPDATE users SET failed_logins = 3, updated_at = 2 WHERE id = 'u1'`, false},
+			{`UPDATE sessions SET last_seen_at = 5 WHERE id_hash = 'h1'`, false},
+			{`UPDATE api_tokens SET last_used_at = 5 WHERE id = 't1'`, false},
+			{`UPDATE users SET email = 'u1b@nhs.net' WHERE id = 'u1'`, true},
+			{`UPDATE users SET status = 'deactivated' WHERE id = 'u1'`, true},
+			{`INSERT INTO user_roles (user_id, role) VALUES ('u1', 'admin')`, true},
+			{`DELETE FROM user_roles WHERE user_id = 'u1'`, true},
+			{`INSERT INTO site_authorisers (site_id, user_id, created_at) VALUES ('s1', 'u1', 1)`, true},
+			{`DELETE FROM site_authorisers WHERE user_id = 'u1'`, true},
+			{`INSERT INTO service_desk_staff (organisation_id, user_id, created_at) VALUES ('o1', 'u1', 1)`, true},
+			{`DELETE FROM service_desk_staff WHERE user_id = 'u1'`, true},
+			{`INSERT INTO memberships (id, site_id, user_id, status, joined_at) VALUES ('m1', 's1', 'u1', 'active', 1)`, true},
+			{`UPDATE memberships SET job_title = 'Nurse' WHERE id = 'm1'`, false},
+			{`UPDATE memberships SET status = 'deactivated' WHERE id = 'm1'`, true},
+			{`UPDATE api_tokens SET revoked_at = 7 WHERE id = 't1'`, true},
+			{`UPDATE sessions SET state = 'mfa' WHERE id_hash = 'h1'`, true},
+			{`DELETE FROM sessions WHERE id_hash = 'h1'`, true},
+		} {
+			before := gen()
+			exec(c.q)
+			if moved := gen() != before; moved != c.moves {
+				t.Errorf("%s: count moved %v, want %v", c.q, moved, c.moves)
+			}
+		}
+	})
+}
