@@ -210,7 +210,14 @@ func (s *Service) read(ctx context.Context, nhs string, view *View) error {
 		view.Items = []Item{}
 		lists = map[Section]*[]Item{view.Section: &view.Items}
 	}
-	rows, err := s.db.Query(ctx, q+` ORDER BY r.item_date DESC, r.id`, args...)
+	limit := maxItems
+	if view.Section == Summary {
+		limit = summaryItems
+	}
+	// The Patient rows first: a section's view can then stop reading once
+	// its list is full (a long record has thousands of rows); the summary
+	// reads every row, for its counts.
+	rows, err := s.db.Query(ctx, q+` ORDER BY r.resource_type = 'Patient' DESC, r.item_date DESC, r.id`, args...)
 	if err != nil {
 		return errs.Wrap(err, "read record")
 	}
@@ -237,13 +244,11 @@ func (s *Service) read(ctx context.Context, nhs string, view *View) error {
 		if view.Counts != nil {
 			view.Counts[sec]++
 		}
-		limit := maxItems
-		if view.Section == Summary {
-			limit = summaryItems
-		}
 		if into := lists[sec]; into != nil && len(*into) < limit {
 			it.UpdatedAt = time.UnixMicro(updated).UTC()
 			*into = append(*into, it)
+		} else if view.Counts == nil {
+			break // the section's list is full
 		}
 	}
 	if err := rows.Err(); err != nil {

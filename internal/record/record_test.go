@@ -302,7 +302,7 @@ func TestSummaryShowsEverySectionBesideALongOne(t *testing.T) {
 			t.Fatal(err)
 		}
 		var es []any
-		for i := range 205 {
+		for i := range 505 {
 			r := map[string]any{"resourceType": "MedicationStatement", "id": fmt.Sprintf("p41-rep%d", i), "status": "active",
 				"subject": map[string]any{"reference": "Patient/p41"}, "medicationCodeableConcept": map[string]any{"text": "Repeat"},
 				"effectiveDateTime": fmt.Sprintf("2026-%02d-%02d", 3+i%9, 1+i%28)}
@@ -319,6 +319,20 @@ func TestSummaryShowsEverySectionBesideALongOne(t *testing.T) {
 		}
 		if len(v.Allergies) != 1 || len(v.Problems) != 1 || len(v.Medications) != 20 {
 			t.Fatalf("summary: %d allergies, %d problems, %d medications", len(v.Allergies), len(v.Problems), len(v.Medications))
+		}
+		// The section itself: the newest 500 of its 506 or more, with the
+		// banner (read first, so the list can stop when full).
+		sec, err := f.rec.Record(ctx, cp, record.ViaSearch, n, record.Medications)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Counts[record.Medications] <= 505 || len(sec.Items) != 500 || sec.Patient == nil || sec.Patient.NHSNumber != n {
+			t.Fatalf("medications section: %d items of %d, banner %+v", len(sec.Items), v.Counts[record.Medications], sec.Patient)
+		}
+		for i := 1; i < len(sec.Items); i++ {
+			if sec.Items[i].Date > sec.Items[i-1].Date {
+				t.Fatalf("medications not newest first at %d: %s after %s", i, sec.Items[i].Date, sec.Items[i-1].Date)
+			}
 		}
 	})
 }
