@@ -224,36 +224,25 @@ func parseResource(v *errs.Validation, m obj, where string) *resource {
 	if meta := sub(m, "meta"); meta != nil {
 		r.Source = str(meta, "source")
 	}
+	if r.Type != "Patient" {
+		subject(patientOf(m, r.Type), r)
+	}
 	switch r.Type {
 	case "Patient":
 		parsePatient(v, m, r, where)
 	case "Appointment":
-		for _, p := range list(m, "participant") {
-			actor := sub(asObj(p), "actor")
-			if ref := str(actor, "reference"); strings.Contains(ref, "Patient/") || strings.HasPrefix(ref, "urn:") {
-				r.PatientRef = ref
-				break
-			}
-			if nhs := nhsIdentifier(sub(actor, "identifier")); nhs != "" {
-				r.NHS = nhs
-				break
-			}
-		}
 		r.Date = str(m, "start")
 		r.Display = join(firstNonEmpty(str(m, "description"), concept(first(m, "serviceType")), concept(first(m, "appointmentType"))))
 		r.Status = str(m, "status")
 	case "Encounter":
-		subject(m, "subject", r)
 		r.Date = str(sub(m, "period"), "start")
 		r.Display = firstNonEmpty(concept(first(m, "type")), concept(first(m, "reasonCode")), str(sub(m, "class"), "display"))
 		r.Status = str(m, "status")
 	case "Condition":
-		subject(m, "subject", r)
 		r.Date = firstNonEmpty(str(m, "onsetDateTime"), str(m, "recordedDate"))
 		r.Display = concept(sub(m, "code"))
 		r.Status = concept(sub(m, "clinicalStatus"))
 	case "MedicationStatement", "MedicationRequest":
-		subject(m, "subject", r)
 		med := firstNonEmpty(concept(sub(m, "medicationCodeableConcept")), str(sub(m, "medicationReference"), "display"))
 		var dose string
 		if r.Type == "MedicationStatement" {
@@ -266,12 +255,10 @@ func parseResource(v *errs.Validation, m obj, where string) *resource {
 		r.Display = join(med, dose)
 		r.Status = str(m, "status")
 	case "AllergyIntolerance":
-		subject(m, "patient", r)
 		r.Date = firstNonEmpty(str(m, "recordedDate"), str(m, "onsetDateTime"))
 		r.Display = join(concept(sub(m, "code")), concept(first(first(m, "reaction"), "manifestation")))
 		r.Status = concept(sub(m, "clinicalStatus"))
 	case "Observation":
-		subject(m, "subject", r)
 		r.Date = firstNonEmpty(str(m, "effectiveDateTime"), str(m, "issued"))
 		val := str(m, "valueString")
 		if q := sub(m, "valueQuantity"); q != nil {
@@ -280,20 +267,12 @@ func parseResource(v *errs.Validation, m obj, where string) *resource {
 		r.Display = join(concept(sub(m, "code")), val)
 		r.Status = str(m, "status")
 	case "DocumentReference":
-		subject(m, "subject", r)
 		r.Date = str(m, "date")
 		r.Display = firstNonEmpty(str(m, "description"), concept(sub(m, "type")))
 		r.Status = str(m, "status")
 	}
 	if r.Type != "Patient" && r.NHS == "" && r.PatientRef == "" {
-		field := "subject"
-		switch r.Type {
-		case "AllergyIntolerance":
-			field = "patient"
-		case "Appointment":
-			field = "participant"
-		}
-		v.Add(where+"."+field, "%s must refer to its patient (a Patient reference or an NHS number identifier)", r.Type)
+		v.Add(where+"."+patientField(r.Type), "%s must refer to its patient (a Patient reference or an NHS number identifier)", r.Type)
 	}
 	if r.Date != "" && !validFHIRDate(r.Date) {
 		v.Add(where, "%s has a date that is not a FHIR date or dateTime: %q", r.Type, r.Date)
@@ -319,8 +298,40 @@ func firstNonEmpty(ss ...string) string {
 }
 
 // subject takes the patient a clinical resource is about.
-func subject(m obj, field string, r *resource) {
-	ref := sub(m, field)
+// patientField is the element by which a resource of type typ refers to
+// its patient.
+func patientField(typ string) string {
+	switch typ {
+	case "AllergyIntolerance":
+		return "patient"
+	case "Appointment":
+		return "participant"
+	}
+	return "subject"
+}
+
+// patientOf returns the reference to a resource's patient: its subject or
+// patient, or for an Appointment the first participant whose actor is a
+// Patient reference (a Bundle's urn: reference included) or carries an NHS
+// number. Ingest takes the patient from it, and the FHIR API points it at
+// the server's Patient.
+func patientOf(m obj, typ string) obj {
+	if typ != "Appointment" {
+		return sub(m, patientField(typ))
+	}
+	for _, p := range list(m, "participant") {
+		actor := sub(asObj(p), "actor")
+		if ref := str(actor, "reference"); strings.Contains(ref, "Patient/") || strings.HasPrefix(ref, "urn:") ||
+			nhsIdentifier(sub(actor, "identifier")) != "" {
+			return actor
+		}
+	}
+	return nil
+}
+
+// subject takes the patient of a resource from its reference to them: an
+// NHS number identifier, or else the reference.
+func subject(ref obj, r *resource) {
 	if nhs := nhsIdentifier(sub(ref, "identifier")); nhs != "" {
 		r.NHS = nhs
 		return

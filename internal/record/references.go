@@ -37,23 +37,7 @@ func (s *Service) LinkPatients(ctx context.Context, rs ...*Resource) error {
 		if err != nil {
 			return errs.Wrap(err, "decode stored resource")
 		}
-		var patientField []obj
-		switch r.Type {
-		case "AllergyIntolerance":
-			patientField = []obj{sub(m, "patient")}
-		case "Appointment":
-			// The participant ingest took for the patient (see parseResource).
-			for _, p := range list(m, "participant") {
-				actor := sub(asObj(p), "actor")
-				if ref := str(actor, "reference"); strings.Contains(ref, "Patient/") || strings.HasPrefix(ref, "urn:") {
-					patientField = []obj{actor}
-					break
-				}
-			}
-		default:
-			patientField = []obj{sub(m, "subject")}
-		}
-		for _, ref := range patientField {
+		if ref := patientOf(m, r.Type); ref != nil {
 			if v := str(ref, "reference"); strings.HasPrefix(v, "urn:") || (strings.Contains(v, "Patient/") && !strings.HasPrefix(v, "Patient/")) {
 				if id, ok := known[r.ODS+"|"]; ok {
 					ref["reference"] = "Patient/" + id
