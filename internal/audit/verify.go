@@ -3,7 +3,6 @@ package audit
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"database/sql"
 	"fmt"
 	"runtime"
@@ -62,6 +61,7 @@ func Verify(ctx context.Context, db *store.DB) (int64, error) {
 		segs[i].lo = 1 + headSeq*int64(i)/parts
 		segs[i].hi = headSeq * int64(i+1) / parts
 		segs[i].final = i == len(segs)-1
+		segs[i].want = segs[i].lo
 		wg.Go(func() { segs[i].check(ctx, db) })
 	}
 	wg.Wait()
@@ -102,6 +102,9 @@ type segment struct {
 	brk       *Break
 	err       error
 	final     bool // the last segment, ending at the head
+
+	want int64  // the next event expected
+	prev []byte // the hash of the event before it
 }
 
 // verifyParts says how many segments to check a trail of n events in: one
@@ -114,63 +117,57 @@ func (sg *segment) check(ctx context.Context, db *store.DB) {
 	if sg.hi < sg.lo {
 		return
 	}
-	rows, err := db.R.QueryContext(ctx, db.Rebind(`SELECT seq, at, actor_id, actor, action, object_type, object_id, outcome, ip, user_agent, detail, prev_hash, hash
-		FROM audit_events WHERE seq >= ? AND seq <= ? ORDER BY seq`), sg.lo, sg.hi)
-	if err != nil {
-		sg.err = err
+	sg.err = sg.read(ctx, db)
+	if sg.err != nil || sg.brk != nil {
 		return
 	}
-	defer rows.Close()
-	h := sha256.New()
-	var (
-		want     = sg.lo
-		prev     []byte
-		seq, at  int64
-		f        [9]sql.RawBytes
-		prevHash sql.RawBytes
-		hash     sql.RawBytes
-		fields   [9][]byte
-	)
-	for rows.Next() {
-		if err := rows.Scan(&seq, &at, &f[0], &f[1], &f[2], &f[3], &f[4], &f[5], &f[6], &f[7], &f[8], &prevHash, &hash); err != nil {
-			sg.err = err
-			return
-		}
-		if seq != want {
-			if seq > want {
-				sg.brk = &Break{Seq: want, Reason: fmt.Sprintf("event %d is missing (removed); the next event present is %d", want, seq)}
-			} else {
-				sg.brk = &Break{Seq: seq, Reason: "sequence number repeated or out of order"}
-			}
-			return
-		}
-		if want == sg.lo {
-			sg.firstPrev = append([]byte(nil), prevHash...)
-		} else if !bytes.Equal(prevHash, prev) {
-			sg.brk = &Break{Seq: seq, Reason: "its link to the previous event does not match (an event before it was removed, or events were reordered)"}
-			return
-		}
-		for i := range f {
-			fields[i] = f[i]
-		}
-		if chainHash(h, seq, at, fields, prevHash) != string(hash) {
-			sg.brk = &Break{Seq: seq, Reason: "its contents do not match its hash (the event was changed)"}
-			return
-		}
-		prev = append(prev[:0], hash...)
-		sg.n++
-		want++
-	}
-	if sg.err = rows.Err(); sg.err != nil {
-		return
-	}
-	if want <= sg.hi {
+	if sg.want <= sg.hi {
 		if sg.final {
-			sg.brk = &Break{Seq: want, Reason: fmt.Sprintf("the trail ends at event %d but %d events were written (events at the end were removed)", want-1, sg.hi)}
+			sg.brk = &Break{Seq: sg.want, Reason: fmt.Sprintf("the trail ends at event %d but %d events were written (events at the end were removed)", sg.want-1, sg.hi)}
 		} else {
-			sg.brk = &Break{Seq: want, Reason: fmt.Sprintf("event %d is missing (removed)", want)}
+			sg.brk = &Break{Seq: sg.want, Reason: fmt.Sprintf("event %d is missing (removed)", sg.want)}
 		}
 		return
 	}
-	sg.last = append([]byte(nil), prev...)
+	sg.last = append([]byte(nil), sg.prev...)
+}
+
+// read reads the segment's events in order, each in a read-only
+// transaction of its own, and visits each.
+func (sg *segment) read(ctx context.Context, db *store.DB) error {
+	if db.Dialect == store.Postgres {
+		return sg.readPostgres(ctx, db)
+	}
+	return sg.readSQLite(ctx, db)
+}
+
+// hashedColumns are the text columns an event's hash covers, in order.
+const hashedColumns = `actor_id, actor, action, object_type, object_id, outcome, ip, user_agent, detail`
+
+// visit checks the next event read: that it is the one expected, that it
+// links to the event before it and that its contents match its hash (intact,
+// computed by the caller). It reports false at the first break.
+func (sg *segment) visit(seq int64, prevHash, hash []byte, intact bool) bool {
+	if seq != sg.want {
+		if seq > sg.want {
+			sg.brk = &Break{Seq: sg.want, Reason: fmt.Sprintf("event %d is missing (removed); the next event present is %d", sg.want, seq)}
+		} else {
+			sg.brk = &Break{Seq: seq, Reason: "sequence number repeated or out of order"}
+		}
+		return false
+	}
+	if sg.want == sg.lo {
+		sg.firstPrev = append([]byte(nil), prevHash...)
+	} else if !bytes.Equal(prevHash, sg.prev) {
+		sg.brk = &Break{Seq: seq, Reason: "its link to the previous event does not match (an event before it was removed, or events were reordered)"}
+		return false
+	}
+	if !intact {
+		sg.brk = &Break{Seq: seq, Reason: "its contents do not match its hash (the event was changed)"}
+		return false
+	}
+	sg.prev = append(sg.prev[:0], hash...)
+	sg.n++
+	sg.want++
+	return true
 }
