@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"modernc.org/sqlite"
+
 	"github.com/caregate/caregate/internal/audit"
 	"github.com/caregate/caregate/internal/clock"
 	"github.com/caregate/caregate/internal/lifecycle"
@@ -102,11 +104,13 @@ func BenchmarkSweep(b *testing.B) {
 						b.Fatal(err)
 					}
 					stopProfile := profile(b, e.Name, n)
+					pages(b, db) // resets the counts
 					b.StartTimer()
 					start := time.Now()
 					r, err := svc.Sweep(ctx)
 					first := time.Since(start)
 					stopProfile()
+					missed, written := pages(b, db)
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -133,6 +137,10 @@ func BenchmarkSweep(b *testing.B) {
 					b.ReportMetric(first.Seconds(), "s-first")
 					b.ReportMetric(float64(second.Microseconds())/1000, "ms-second")
 					b.ReportMetric(seeded.Seconds(), "s-seed")
+					if db.Dialect == store.SQLite {
+						b.ReportMetric(float64(missed), "pages-read")
+						b.ReportMetric(float64(written), "pages-written")
+					}
 					b.StartTimer()
 				}
 			})
@@ -158,6 +166,39 @@ func profile(b testing.TB, engine string, n int) func() {
 		pprof.StopCPUProfile()
 		f.Close()
 	}
+}
+
+// pages returns how many pages SQLite's writing connection read from the
+// file (missed in its cache) and wrote since the last call, and resets the
+// counts: unlike time on a shared machine, these do not vary between runs.
+// On PostgreSQL it returns zeros.
+func pages(b testing.TB, db *store.DB) (missed, written int) {
+	if db.Dialect != store.SQLite {
+		return 0, 0
+	}
+	conn, err := db.W.Conn(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	err = conn.Raw(func(dc any) error {
+		c, ok := dc.(interface {
+			Status(sqlite.DBStatusOp, bool) (int, int, error)
+		})
+		if !ok {
+			return fmt.Errorf("SQLite connection %T has no Status", dc)
+		}
+		var err error
+		if missed, _, err = c.Status(sqlite.DBStatusCacheMiss, true); err != nil {
+			return err
+		}
+		written, _, err = c.Status(sqlite.DBStatusCacheWrite, true)
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return missed, written
 }
 
 // seed fills db with n members, each with one membership and a record
