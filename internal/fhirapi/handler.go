@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -118,7 +119,10 @@ func (h *Handler) writeRaw(w http.ResponseWriter, status int, b []byte) {
 func (h *Handler) metadata(w http.ResponseWriter, r *http.Request) {
 	var resources []any
 	for _, t := range record.Types() {
-		params := []any{map[string]any{"name": "patient", "type": "reference"}}
+		params := []any{map[string]any{"name": "patient", "type": "reference"},
+			map[string]any{"name": "_count", "type": "number", "documentation": "Page size, 1 to " + itoa(record.MaxPage) + " (default " +
+				itoa(record.DefaultPage) + "). Resources come newest first (by clinical date); Bundle.total counts them all and " +
+				"Bundle.link next (with an opaque _cursor) leads to the next page."}}
 		if t == "Patient" {
 			params = []any{
 				map[string]any{"name": "identifier", "type": "token", "documentation": "NHS number: " + record.NHSNumberSystem + "|{number}"},
@@ -199,7 +203,15 @@ func (h *Handler) search(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	typ := r.PathValue("type")
-	sp := record.SearchParams{Patient: firstOf(q.Get("patient"), q.Get("subject"))}
+	sp := record.SearchParams{Patient: firstOf(q.Get("patient"), q.Get("subject")), Cursor: q.Get("_cursor")}
+	if c := q.Get("_count"); c != "" && typ != "Patient" {
+		n, err := strconv.Atoi(c)
+		if err != nil || n < 1 {
+			h.outcome(w, r, http.StatusBadRequest, "invalid", "Give a page size (_count) from 1 to "+itoa(record.MaxPage), "_count")
+			return
+		}
+		sp.Count = n
+	}
 	if typ == "Patient" {
 		sp.Query = record.Query{Family: q.Get("family"), Given: q.Get("given"), BirthDate: strings.TrimPrefix(q.Get("birthdate"), "eq"),
 			Gender: q.Get("gender"), Postcode: q.Get("address-postalcode")}
@@ -235,7 +247,7 @@ func (h *Handler) search(w http.ResponseWriter, r *http.Request) {
 		entries = append(entries, map[string]any{"fullUrl": h.base(r) + "/" + rs[i].Type + "/" + rs[i].ID, "resource": json.RawMessage(b),
 			"search": map[string]any{"mode": "match"}})
 	}
-	if set.Total > len(rs) {
+	if typ == "Patient" && set.Total > len(rs) {
 		// A Patient search stops at 20 people and is not paged: the
 		// client is told, in the searchset itself, to narrow it.
 		entries = append(entries, map[string]any{"search": map[string]any{"mode": "outcome"}, "resource": map[string]any{
@@ -243,7 +255,27 @@ func (h *Handler) search(w http.ResponseWriter, r *http.Request) {
 				"diagnostics": itoa(set.Total) + " patients match; only the first " + itoa(len(rs)) + " (by NHS number) are returned. " +
 					"Narrow the search (given name, gender, postcode) or search by NHS number."}}}})
 	}
-	h.write(w, http.StatusOK, map[string]any{"resourceType": "Bundle", "type": "searchset", "total": set.Total, "entry": entries})
+	bundle := map[string]any{"resourceType": "Bundle", "type": "searchset", "total": set.Total, "entry": entries}
+	if typ != "Patient" {
+		// Pages of a search of clinical resources: the links repeat the
+		// search with the page size and where the page starts.
+		page := func(cursor string) string {
+			v := url.Values{"patient": {sp.Patient}}
+			if sp.Count != 0 {
+				v.Set("_count", itoa(sp.Count))
+			}
+			if cursor != "" {
+				v.Set("_cursor", cursor)
+			}
+			return h.base(r) + "/" + typ + "?" + v.Encode()
+		}
+		links := []any{map[string]any{"relation": "self", "url": page(sp.Cursor)}}
+		if set.Next != "" {
+			links = append(links, map[string]any{"relation": "next", "url": page(set.Next)})
+		}
+		bundle["link"] = links
+	}
+	h.write(w, http.StatusOK, bundle)
 }
 
 func firstOf(ss ...string) string {

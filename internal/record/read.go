@@ -2,10 +2,12 @@ package record
 
 import (
 	"context"
+	"encoding/base64"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/caregate/caregate/internal/authz"
 	"github.com/caregate/caregate/internal/errs"
@@ -358,22 +360,38 @@ func (s *Service) Read(ctx context.Context, p *authz.Principal, resourceType, id
 type SearchParams struct {
 	Patient string // for clinical types: the server id of a Patient
 	Query   Query  // for Patient
+
+	// For clinical types: how many resources a page holds (0: DefaultPage),
+	// and where it starts (Searchset.Next of the page before; "" for the
+	// first page).
+	Count  int
+	Cursor string
 }
+
+// Pages of a search of clinical resources.
+const (
+	DefaultPage = 50
+	MaxPage     = maxItems
+)
 
 // Searchset is what a FHIR search found.
 type Searchset struct {
 	Resources []Resource
 	// Total is how many matched. A Patient search returns at most 20
 	// people, so it can be more than len(Resources): the client should
-	// narrow the search.
+	// narrow the search. A search of clinical resources returns them a
+	// page at a time.
 	Total int
+	// Next is the cursor of the next page, "" on the last.
+	Next string
 }
 
 // SearchResources runs a FHIR search of one type: Patient by its
 // demographics (at most 20 people, each a minimal Patient: see
 // searchPatients), other types by patient (every organisation's resources
-// of that type for the same NHS number). Audited before it returns; a
-// refused search too. Errors: Unauthenticated, Forbidden, Invalid, Internal.
+// of that type for the same NHS number, newest first, a page at a time).
+// Audited before it returns; a refused search too. Errors: Unauthenticated,
+// Forbidden, Invalid, Internal.
 func (s *Service) SearchResources(ctx context.Context, p *authz.Principal, resourceType string, sp SearchParams) (*Searchset, error) {
 	detail := map[string]string{"resource_type": resourceType}
 	v, err := s.apiAccess(ctx, p, "fhir.search", resourceType, detail)
@@ -385,37 +403,71 @@ func (s *Service) SearchResources(ctx context.Context, p *authz.Principal, resou
 	}
 	id := strings.TrimPrefix(sp.Patient, "Patient/")
 	if id == "" {
-		return nil, errs.E(errs.Invalid, "Search %s by patient (patient=Patient/{id})", resourceType)
+		return nil, s.refuse(ctx, p, v, "fhir.search", "", errs.E(errs.Invalid, "Search %s by patient (patient=Patient/{id})", resourceType), detail)
+	}
+	count := sp.Count
+	if count == 0 {
+		count = DefaultPage
+	}
+	if count < 1 || count > MaxPage {
+		return nil, s.refuse(ctx, p, v, "fhir.search", "", fieldError("_count", "Give a page size (_count) from 1 to %d", MaxPage), detail)
+	}
+	var after *cursor
+	if sp.Cursor != "" {
+		c, ok := decodeCursor(sp.Cursor)
+		if !ok {
+			return nil, s.refuse(ctx, p, v, "fhir.search", "", fieldError("_cursor",
+				"The page cursor is not one this server gave: follow the Bundle's next link, or start the search again"), detail)
+		}
+		after = &c
+		detail["page"] = "next"
 	}
 	var nhs string
 	err = s.db.QueryRow(ctx, `SELECT nhs_number FROM record_resources WHERE id = ? AND resource_type = 'Patient'`, id).Scan(&nhs)
 	if store.IsNoRows(err) {
-		return nil, errs.E(errs.Invalid, "Patient/%s is not in the record", id)
+		return nil, s.refuse(ctx, p, v, "fhir.search", "", errs.E(errs.Invalid, "Patient/%s is not in the record", id), detail)
 	}
 	if err != nil {
 		return nil, errs.Wrap(err, "resolve patient")
 	}
-	rows, err := s.db.Query(ctx, `SELECT r.id, r.resource_type, r.body, r.version, r.updated_at, o.ods_code, r.nhs_number
-		FROM record_resources r JOIN organisations o ON o.id = r.organisation_id WHERE r.nhs_number = ? AND r.resource_type = ?
-		ORDER BY r.item_date DESC, r.id LIMIT ?`, nhs, resourceType, maxItems)
+	set := &Searchset{}
+	if err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM record_resources WHERE nhs_number = ? AND resource_type = ?`, nhs, resourceType).
+		Scan(&set.Total); err != nil {
+		return nil, errs.Wrap(err, "count resources")
+	}
+	q := `SELECT r.id, r.resource_type, r.body, r.version, r.updated_at, o.ods_code, r.nhs_number, r.item_date
+		FROM record_resources r JOIN organisations o ON o.id = r.organisation_id WHERE r.nhs_number = ? AND r.resource_type = ?`
+	args := []any{nhs, resourceType}
+	if after != nil {
+		q += ` AND (r.item_date < ? OR (r.item_date = ? AND r.id > ?))`
+		args = append(args, after.date, after.date, after.id)
+	}
+	rows, err := s.db.Query(ctx, q+` ORDER BY r.item_date DESC, r.id LIMIT ?`, append(args, count+1)...)
 	if err != nil {
 		return nil, errs.Wrap(err, "search resources")
 	}
 	defer rows.Close()
 	out := []Resource{}
+	var last cursor
 	for rows.Next() {
 		var r Resource
-		var body string
+		var body, date string
 		var updated int64
-		if err := rows.Scan(&r.ID, &r.Type, &body, &r.Version, &updated, &r.ODS, &r.NHSNumber); err != nil {
+		if err := rows.Scan(&r.ID, &r.Type, &body, &r.Version, &updated, &r.ODS, &r.NHSNumber, &date); err != nil {
 			return nil, errs.Wrap(err, "search resources")
+		}
+		if len(out) == count {
+			set.Next = last.encode()
+			break
 		}
 		r.Body, r.UpdatedAt = []byte(body), time.UnixMicro(updated).UTC()
 		out = append(out, r)
+		last = cursor{date: date, id: r.ID}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, errs.Wrap(err, "search resources")
 	}
+	rows.Close()
 	refs := make([]*Resource, len(out))
 	for i := range out {
 		refs[i] = &out[i]
@@ -424,10 +476,40 @@ func (s *Service) SearchResources(ctx context.Context, p *authz.Principal, resou
 		return nil, err
 	}
 	detail["results"] = strconv.Itoa(len(out))
+	detail["total"] = strconv.Itoa(set.Total)
 	if err := s.release(ctx, p, v, "fhir.search", nhs, detail); err != nil {
 		return nil, err
 	}
-	return &Searchset{Resources: out, Total: len(out)}, nil
+	set.Resources = out
+	return set, nil
+}
+
+// fieldError is an Invalid error about one search parameter.
+func fieldError(field, format string, args ...any) error {
+	var v errs.Validation
+	v.Add(field, format, args...)
+	return v.Err()
+}
+
+// cursor is where a page of a search of clinical resources ends: the
+// resources are ordered by clinical date (newest first), then id.
+type cursor struct{ date, id string }
+
+func (c cursor) encode() string {
+	return base64.RawURLEncoding.EncodeToString([]byte(c.date + "\x00" + c.id))
+}
+
+// decodeCursor reads a cursor that encode made; anything else is refused.
+func decodeCursor(s string) (cursor, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || !utf8.Valid(b) {
+		return cursor{}, false
+	}
+	date, id, ok := strings.Cut(string(b), "\x00")
+	if !ok || id == "" || strings.ContainsRune(id, 0) {
+		return cursor{}, false
+	}
+	return cursor{date: date, id: id}, true
 }
 
 // Served returns a stored resource as the FHIR API serves it: the supplier's

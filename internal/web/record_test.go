@@ -326,6 +326,32 @@ func TestRecordPublishing(t *testing.T) {
 		if status, _ := e.publish(tok, "PUT", "/fhir/R4/Condition/pt1-c2", []byte(cond)); status != http.StatusOK {
 			t.Errorf("PUT again: %d", status)
 		}
+		// Two problems now: a search a page of one at a time links to the
+		// next page, which has the other.
+		search := "/fhir/R4/Condition?patient=Patient/" + rr.ids["Patient"]
+		status, body := e.fhirGet(rr.cp, search+"&_count=1")
+		var page struct {
+			Total int `json:"total"`
+			Link  []struct{ Relation, URL string }
+			Entry []struct{ FullURL string }
+		}
+		if err := json.Unmarshal([]byte(body), &page); status != http.StatusOK || err != nil || page.Total != 2 || len(page.Entry) != 1 ||
+			len(page.Link) != 2 || page.Link[1].Relation != "next" {
+			t.Fatalf("first page: %d %v %s", status, err, body)
+		}
+		first := page.Entry[0].FullURL
+		next := page.Link[1].URL[strings.Index(page.Link[1].URL, "/fhir/R4/"):]
+		status, body = e.fhirGet(rr.cp, next)
+		page.Link, page.Entry = nil, nil
+		if err := json.Unmarshal([]byte(body), &page); status != http.StatusOK || err != nil || len(page.Entry) != 1 || page.Entry[0].FullURL == first ||
+			len(page.Link) != 1 || page.Link[0].Relation != "self" {
+			t.Fatalf("second page: %d %v %s", status, err, body)
+		}
+		for q, want := range map[string]string{"&_count=abc": "_count", "&_count=501": "_count", "&_cursor=bogus": "_cursor"} {
+			if status, body := e.fhirGet(rr.cp, search+q); status != http.StatusBadRequest || !strings.Contains(body, `"expression":["`+want+`"]`) {
+				t.Errorf("%s: %d %s", q, status, body)
+			}
+		}
 		// The same resource in a Bundle is the same row and version.
 		inBundle := `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":` + cond + `,"request":{"method":"PUT","url":"Condition/pt1-c2"}}]}`
 		if status, body := e.publish(tok, "POST", "/fhir/R4/", []byte(inBundle)); status != http.StatusOK || !strings.Contains(body, "/_history/1") ||
