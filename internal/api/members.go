@@ -45,6 +45,12 @@ type removal struct {
 	Notes       string `json:"notes"`
 }
 
+// intakeBodyLimit bounds the body of POST /sites/{id}/intakes. The file's
+// text travels in a JSON string, where its line ends and quotes are
+// escaped, so the body may be larger than the file: twice the file's limit
+// leaves room for that, and the member service measures the file itself.
+const intakeBodyLimit = 2 * member.MaxIntakeBytes
+
 // intakeUpload is the body of POST /sites/{id}/intakes: the CSV file's text.
 type intakeUpload struct {
 	FileName string `json:"file_name"`
@@ -98,7 +104,7 @@ func (h *Handler) memberRoutes() []Route {
 			Request: member.Attestations{}, Response: out, serve: h.reactivateMembership},
 
 		{Method: "POST", Path: "/sites/{id}/intakes", Summary: "Upload a CSV file of new staff: every row checked, with errors by line; nothing is sent yet", Roles: rolesSiteManage,
-			Status: http.StatusCreated, Request: intakeUpload{}, Response: &member.Intake{}, bodyLimit: 8 << 20, serve: h.previewIntake},
+			Status: http.StatusCreated, Request: intakeUpload{}, Response: &member.Intake{}, bodyLimit: intakeBodyLimit, tooLarge: member.IntakeTooLarge(), serve: h.previewIntake},
 		{Method: "POST", Path: "/sites/{id}/intakes/{intake}/confirm", Summary: "Invite every valid row of an uploaded file, in one transaction; rows already done are skipped", Roles: rolesSiteManage,
 			Request: intakeConfirmation{}, Response: &member.Intake{}, serve: h.confirmIntake},
 	}

@@ -19,6 +19,27 @@ import (
 	"github.com/caregate/caregate/internal/store"
 )
 
+// The bounds of a bulk intake file. MaxIntakeBytes is the one place the
+// size limit is set: the portal's upload form and the API's intake route
+// size their request-body limits from it, and every refusal of a file too
+// large says it in MB (IntakeTooLarge).
+const (
+	MaxIntakeBytes = 5 << 20 // 5 MB
+	MaxIntakeRows  = 10000   // people in one file
+)
+
+// IntakeTooLarge is the refusal of an intake file over MaxIntakeBytes,
+// wherever it is met: here, in the portal's upload, in the API's body limit.
+func IntakeTooLarge() error {
+	return fileError("The file is larger than %d MB: split it into smaller files and upload each", MaxIntakeBytes>>20)
+}
+
+// fileError refuses an intake file as a whole, with one message saying why.
+func fileError(format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	return &errs.Error{Code: errs.Invalid, Message: msg, Fields: []errs.FieldError{{Field: "file", Message: msg}}}
+}
+
 // Intake row statuses.
 const (
 	RowReady   = "ready"   // will be invited
@@ -78,29 +99,25 @@ func headerKey(s string) string {
 
 // parseIntake reads a CSV file into rows of input, refusing a file that is
 // not a CSV of the expected shape as a whole (with one message saying why).
-func (s *Service) parseIntake(data []byte) ([]*IntakeRow, error) {
-	bad := func(format string, args ...any) error {
-		msg := fmt.Sprintf(format, args...)
-		return &errs.Error{Code: errs.Invalid, Message: msg, Fields: []errs.FieldError{{Field: "file", Message: msg}}}
-	}
+func parseIntake(data []byte) ([]*IntakeRow, error) {
 	if len(data) == 0 {
-		return nil, bad("The file is empty: choose a CSV file with a header line and one line per person")
+		return nil, fileError("The file is empty: choose a CSV file with a header line and one line per person")
 	}
-	if len(data) > s.cfg.MaxIntakeBytes {
-		return nil, bad("The file is larger than %d MB: split it into smaller files", s.cfg.MaxIntakeBytes>>20)
+	if len(data) > MaxIntakeBytes {
+		return nil, IntakeTooLarge()
 	}
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // Excel's byte-order mark
 	if !utf8.Valid(data) {
-		return nil, bad("The file is not UTF-8 text: in your spreadsheet, save it as \"CSV UTF-8 (comma delimited)\" and upload it again")
+		return nil, fileError("The file is not UTF-8 text: in your spreadsheet, save it as \"CSV UTF-8 (comma delimited)\" and upload it again")
 	}
 	if bytes.IndexByte(data, 0) >= 0 {
-		return nil, bad("The file contains binary data: upload a CSV file")
+		return nil, fileError("The file contains binary data: upload a CSV file")
 	}
 	r := csv.NewReader(bytes.NewReader(data))
 	r.FieldsPerRecord = -1
 	header, err := r.Read()
 	if err != nil {
-		return nil, bad("The first line of the file could not be read as CSV: %s", csvError(err))
+		return nil, fileError("The first line of the file could not be read as CSV: %s", csvError(err))
 	}
 	pos := map[string]int{}
 	var unknown []string
@@ -110,7 +127,7 @@ func (s *Service) parseIntake(data []byte) ([]*IntakeRow, error) {
 		for _, c := range intakeColumns {
 			if k == c.name || contains(c.aliases, k) {
 				if _, dup := pos[c.name]; dup {
-					return nil, bad("The column %q appears twice in the header line", h)
+					return nil, fileError("The column %q appears twice in the header line", h)
 				}
 				pos[c.name], found = i, true
 			}
@@ -133,7 +150,7 @@ func (s *Service) parseIntake(data []byte) ([]*IntakeRow, error) {
 		if len(unknown) > 0 {
 			msg += " Not recognised: " + strings.Join(unknown, ", ") + "."
 		}
-		return nil, bad("%s", msg)
+		return nil, fileError("%s", msg)
 	}
 	var rows []*IntakeRow
 	for {
@@ -147,11 +164,11 @@ func (s *Service) parseIntake(data []byte) ([]*IntakeRow, error) {
 			if errors.As(err, &pe) {
 				line = pe.Line
 			}
-			return nil, bad("Line %d could not be read as CSV: %s", line, csvError(err))
+			return nil, fileError("Line %d could not be read as CSV: %s", line, csvError(err))
 		}
 		line, _ := r.FieldPos(0)
-		if len(rows) >= s.cfg.MaxIntakeRows {
-			return nil, bad("The file has more than %d people: split it into smaller files", s.cfg.MaxIntakeRows)
+		if len(rows) >= MaxIntakeRows {
+			return nil, fileError("The file has more than %d people: split it into smaller files", MaxIntakeRows)
 		}
 		if blank(rec) {
 			continue
@@ -172,7 +189,7 @@ func (s *Service) parseIntake(data []byte) ([]*IntakeRow, error) {
 		rows = append(rows, row)
 	}
 	if len(rows) == 0 {
-		return nil, bad("The file has a header line but nobody in it")
+		return nil, fileError("The file has a header line but nobody in it")
 	}
 	return rows, nil
 }
@@ -309,7 +326,7 @@ func (s *Service) PreviewIntake(ctx context.Context, p *authz.Principal, siteID,
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	rows, err := s.parseIntake(data)
+	rows, err := parseIntake(data)
 	if err != nil {
 		return nil, err
 	}
@@ -365,7 +382,7 @@ func (s *Service) ConfirmIntake(ctx context.Context, p *authz.Principal, siteID,
 		if in.Status != "previewed" {
 			return errs.E(errs.Conflict, "This file has already been confirmed: its invitations were sent")
 		}
-		if in.Rows, err = s.parseIntake([]byte(content)); err != nil {
+		if in.Rows, err = parseIntake([]byte(content)); err != nil {
 			return err
 		}
 		if err := s.expireDueTx(ctx, tx, siteID); err != nil {

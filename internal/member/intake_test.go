@@ -104,8 +104,8 @@ func TestIntakeRefusesBadFiles(t *testing.T) {
 			{"latin-1", []byte("forename,surname,email,contact_number,job_title,job_category,record_role\nZo\xeb,B,z.b@nhs.net,0113 496 0000,Dr,Students,administrator\n"), "UTF-8"},
 			{"header only", []byte(member.IntakeHeader + "\n"), "nobody"},
 			{"bad quoting", []byte(member.IntakeHeader + "\n\"A,B\n"), "Line 2"},
-			{"too many rows", intakeFile(10001), "more than 10000"},
-			{"too large", bytes.Repeat([]byte("x"), 6<<20), "larger than 5 MB"},
+			{"too many rows", intakeFile(member.MaxIntakeRows + 1), "more than 10000"},
+			{"too large", bytes.Repeat([]byte("x"), member.MaxIntakeBytes+1), "larger than 5 MB"},
 			{"binary", []byte("forename\x00"), "binary"},
 		}
 		for _, c := range cases {

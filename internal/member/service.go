@@ -24,20 +24,11 @@ type Config struct {
 	InvitationValidFor time.Duration
 	// BaseURL is the public address put in invitation links.
 	BaseURL string
-	// MaxIntakeRows and MaxIntakeBytes bound a bulk intake file.
-	MaxIntakeRows  int
-	MaxIntakeBytes int
 }
 
 func (c *Config) defaults() {
 	if c.InvitationValidFor <= 0 {
 		c.InvitationValidFor = 30 * 24 * time.Hour
-	}
-	if c.MaxIntakeRows <= 0 {
-		c.MaxIntakeRows = 10000
-	}
-	if c.MaxIntakeBytes <= 0 {
-		c.MaxIntakeBytes = 5 << 20
 	}
 	c.BaseURL = strings.TrimSuffix(c.BaseURL, "/")
 }
