@@ -31,7 +31,7 @@ type Route struct {
 	// tooLarge, if set, is the refusal of a body over bodyLimit: for a
 	// file upload, the limit the caller must keep to is the file's.
 	tooLarge error
-	serve        handlerFunc
+	serve    handlerFunc
 }
 
 // Param describes a query parameter.
