@@ -36,6 +36,7 @@ type world struct {
 	users *auth.Service
 	orgs  *org.Service
 	acc   *access.Service
+	tr    *training.Service
 	svc   *member.Service
 
 	admin, authoriser, other, outsider *authz.Principal
@@ -57,7 +58,7 @@ func newWorld(t testing.TB, db *store.DB) *world {
 	}
 	tr := training.NewService(db, l, c, acc, outbox, training.Config{ServiceName: "Westshire Care Record", BaseURL: "https://caregate.example"})
 	svc := member.NewService(db, l, c, users, orgs, acc, tr, outbox, member.Config{BaseURL: "https://caregate.example"})
-	w := &world{t: t, ctx: ctx, db: db, clock: c, users: users, orgs: orgs, acc: acc, svc: svc}
+	w := &world{t: t, ctx: ctx, db: db, clock: c, users: users, orgs: orgs, acc: acc, tr: tr, svc: svc}
 	w.admin = w.person("admin@nhs.net", auth.RoleAdmin)
 	w.riverside = w.organisation("RY4", "Riverside Community Health", org.RoutingSiteAuthoriser)
 	w.northgate = w.organisation("RX9", "Northgate Hospitals", org.RoutingServiceDesk)

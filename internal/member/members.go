@@ -17,7 +17,8 @@ import (
 const memberColumns = `m.id, m.site_id, m.user_id, u.given_name, u.family_name, u.email, m.phone, m.job_title, m.job_category, m.record_role,
 	m.finishing_date, m.leaving_date, m.status, m.status_reason, m.joined_at, m.ended_at,
 	EXISTS (SELECT 1 FROM site_authorisers sa WHERE sa.site_id = m.site_id AND sa.user_id = m.user_id),
-	COALESCE((SELECT ra.status FROM record_accounts ra WHERE ra.user_id = m.user_id), '')`
+	COALESCE((SELECT ra.status FROM record_accounts ra WHERE ra.user_id = m.user_id), ''),
+	COALESCE((SELECT ra.organisation_id FROM record_accounts ra WHERE ra.user_id = m.user_id), '')`
 
 const memberFrom = ` FROM memberships m JOIN users u ON u.id = m.user_id`
 
@@ -26,7 +27,7 @@ func scanMember(row interface{ Scan(...any) error }) (*Member, error) {
 	var joined, ended int64
 	var isAuth any
 	if err := row.Scan(&m.ID, &m.SiteID, &m.UserID, &m.GivenName, &m.FamilyName, &m.Email, &m.Phone, &m.JobTitle, &m.JobCategory, &m.RecordRole,
-		&m.FinishingDate, &m.LeavingDate, &m.Status, &m.StatusReason, &joined, &ended, &isAuth, &m.AccountStatus); err != nil {
+		&m.FinishingDate, &m.LeavingDate, &m.Status, &m.StatusReason, &joined, &ended, &isAuth, &m.AccountStatus, &m.accountOrg); err != nil {
 		return nil, err
 	}
 	m.JoinedAt = micros(joined)
@@ -169,11 +170,18 @@ func (s *Service) request(ctx context.Context, tx *store.Tx, p *authz.Principal,
 	return r, nil
 }
 
-// withdraw cancels the person's open new-user request (raised when their
-// training was complete), so that the back office does not set up an
-// account for someone no longer at the site.
-func (s *Service) withdraw(ctx context.Context, tx *store.Tx, p *authz.Principal, m *Member, reason string, out *Outcome) error {
-	r, err := s.access.WithdrawNewUserTx(ctx, tx, p, m.Email, reason)
+// heldElsewhere reports whether the member has a record account (not
+// deleted) held for another organisation than orgID: they joined a site of
+// it since, and their record access is now that organisation's to end.
+func heldElsewhere(m *Member, orgID string) bool {
+	return m.AccountStatus != "" && m.AccountStatus != access.AccountDeleted && m.accountOrg != orgID
+}
+
+// withdraw cancels the person's open new-user request for the site's
+// organisation (raised when their training was complete), so that the back
+// office does not set up an account for someone no longer at the site.
+func (s *Service) withdraw(ctx context.Context, tx *store.Tx, p *authz.Principal, pl *place, m *Member, reason string, out *Outcome) error {
+	r, err := s.access.WithdrawNewUserTx(ctx, tx, p, m.Email, pl.org.ID, reason)
 	if err != nil {
 		if e := errs.As(err); e.Code == errs.Conflict {
 			return errs.E(errs.Conflict, "Nothing was changed: %s Ask the back office to stop setting up their account.", e.Message)
@@ -237,8 +245,12 @@ func (s *Service) Deactivate(ctx context.Context, p *authz.Principal, siteID, id
 			}
 			return err
 		}
+		if heldElsewhere(m, pl.org.ID) {
+			out.Message += " Their record account is now held for another organisation they have joined, so it is not changed."
+			return nil
+		}
 		if m.AccountStatus != access.AccountActive && m.AccountStatus != access.AccountPending {
-			return s.withdraw(ctx, tx, p, m, "Deactivated by their site authoriser before the account was set up", out)
+			return s.withdraw(ctx, tx, p, pl, m, "Deactivated by their site authoriser before the account was set up", out)
 		}
 		r, err := s.request(ctx, tx, p, m, access.Input{Type: access.TypeDeactivation, Reason: reason, Notes: notes})
 		if err != nil {
@@ -279,8 +291,12 @@ func (s *Service) Remove(ctx context.Context, p *authz.Principal, siteID, id, le
 			}
 			return err
 		}
+		if heldElsewhere(m, pl.org.ID) {
+			out.Message += " Their record account is now held for another organisation they have joined, so it is not removed."
+			return nil
+		}
 		if m.AccountStatus == "" || m.AccountStatus == access.AccountDeleted {
-			return s.withdraw(ctx, tx, p, m, "Removed by their site authoriser (a leaver) before the account was set up", out)
+			return s.withdraw(ctx, tx, p, pl, m, "Removed by their site authoriser (a leaver) before the account was set up", out)
 		}
 		r, err := s.request(ctx, tx, p, m, access.Input{Type: access.TypeDeletion, Reason: access.ReasonLeaver, LeavingDate: leaving, Notes: notes})
 		if err != nil {
@@ -359,7 +375,7 @@ func (s *Service) Reactivate(ctx context.Context, p *authz.Principal, siteID, id
 			out.RequestID, out.RequestRef = r.ID, r.Ref
 			out.Message += " Request " + r.Ref + " asks the back office to reactivate their record account."
 		case "", access.AccountDeleted:
-			g, err := s.training.RaiseIfReadyTx(ctx, tx, m.UserID)
+			g, err := s.training.RaiseIfReadyTx(ctx, tx, m.UserID, m.ID)
 			if err != nil {
 				return err
 			}
