@@ -188,7 +188,7 @@ func TestAcceptAtAnotherOrganisationAsksForNewAccess(t *testing.T) {
 			t.Fatalf("sweep raised %d after the grant", n)
 		}
 		// Leaving the Riverside site does not end the access Northgate holds.
-		out, err := g.svc.Remove(g.ctx, g.riversideAuthoriser, g.nursing.ID, m.ID, "2026-11-30", "")
+		out, err := g.svc.Remove(g.ctx, g.at(g.riversideAuthoriser, g.nursing.ID), m.ID, "2026-11-30", "")
 		if err != nil || out.RequestID != "" || !strings.Contains(out.Message, "held for another organisation") {
 			t.Fatalf("remove at Riverside %+v %v", out, err)
 		}
@@ -263,7 +263,7 @@ func TestReturningMemberWithADeactivatedAccountIsReactivated(t *testing.T) {
 	eachGate(t, func(t *testing.T, g *gateWorld) {
 		m := g.join(g.riversideAuthoriser, g.nursing, "nina.new@nhs.net")
 		g.complete(g.train(m.UserID).RequestID)
-		out, err := g.svc.Deactivate(g.ctx, g.riversideAuthoriser, g.nursing.ID, m.ID, "maternity_leave", "")
+		out, err := g.svc.Deactivate(g.ctx, g.at(g.riversideAuthoriser, g.nursing.ID), m.ID, "maternity_leave", "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -311,7 +311,7 @@ func TestReturningMemberWithADeactivatedAccountIsReactivated(t *testing.T) {
 		g.invite(g.edLead, g.emergency, "nina.new@nhs.net")
 		in := input("nina.new@nhs.net")
 		in.RecordRole = access.RoleAdministrator
-		if _, err := g.svc.UpdateInvitation(g.ctx, g.edLead, g.pendingInvitation(g.emergency, "nina.new@nhs.net"), in); err != nil {
+		if _, err := g.svc.UpdateInvitation(g.ctx, g.at(g.edLead, g.emergency.ID), g.pendingInvitation(g.emergency, "nina.new@nhs.net"), in); err != nil {
 			t.Fatal(err)
 		}
 		a, err = g.svc.Accept(g.ctx, whoAny, g.link("nina.new@nhs.net"), "", "")
@@ -348,7 +348,7 @@ func TestReturningLeaverAtAnotherOrganisation(t *testing.T) {
 		m := g.join(g.riversideAuthoriser, g.nursing, "nina.new@nhs.net")
 		g.complete(g.train(m.UserID).RequestID)
 		first := g.account(m.UserID)
-		out, err := g.svc.Remove(g.ctx, g.riversideAuthoriser, g.nursing.ID, m.ID, "2026-11-30", "")
+		out, err := g.svc.Remove(g.ctx, g.at(g.riversideAuthoriser, g.nursing.ID), m.ID, "2026-11-30", "")
 		if err != nil {
 			t.Fatal(err)
 		}

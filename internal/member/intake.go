@@ -13,7 +13,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/caregate/caregate/internal/audit"
-	"github.com/caregate/caregate/internal/authz"
 	"github.com/caregate/caregate/internal/errs"
 	"github.com/caregate/caregate/internal/ident"
 	"github.com/caregate/caregate/internal/store"
@@ -235,7 +234,7 @@ func roleKey(s string) string {
 // check validates every row and marks those already done: already a member
 // or invited (so a file uploaded twice invites nobody twice), or the same
 // person twice in the file.
-func (s *Service) checkRows(ctx context.Context, q store.Querier, pl *place, rows []*IntakeRow) error {
+func (s *Service) checkRows(ctx context.Context, q store.Querier, pl *Place, rows []*IntakeRow) error {
 	// Who is already a member or invited, in two queries.
 	done := map[string]string{}
 	for _, qq := range []struct {
@@ -310,17 +309,17 @@ func (in *Intake) count() {
 	}
 }
 
-// PreviewIntake reads an uploaded CSV file of new staff and shows every row
-// with its errors by line number, creating nothing yet; the file is kept
-// so that what is confirmed is exactly what was previewed. Callers: the
-// site's authorisers. Errors: as Invite; Invalid for a file that is not a
-// CSV of the expected shape (wrong header, encoding, too large, too many
-// rows).
-func (s *Service) PreviewIntake(ctx context.Context, p *authz.Principal, siteID, fileName string, data []byte) (*Intake, error) {
-	pl, err := s.manage(ctx, p, siteID)
-	if err != nil {
+// PreviewIntake reads an uploaded CSV file of new staff for the place's
+// site and shows every row with its errors by line number, creating nothing
+// yet; the file is kept so that what is confirmed is exactly what was
+// previewed. Callers: the site's authorisers. Errors: as Invite; Invalid
+// for a file that is not a CSV of the expected shape (wrong header,
+// encoding, too large, too many rows).
+func (s *Service) PreviewIntake(ctx context.Context, pl *Place, fileName string, data []byte) (*Intake, error) {
+	if err := pl.manage(); err != nil {
 		return nil, err
 	}
+	p, siteID := pl.by, pl.site.ID
 	var v errs.Validation
 	fileName = v.Text("file", "The file name", fileName, false, 200)
 	if err := v.Err(); err != nil {
@@ -359,17 +358,17 @@ func (s *Service) PreviewIntake(ctx context.Context, p *authz.Principal, siteID,
 // everyone in it. Callers: the authoriser who uploaded it, or another of
 // the site's authorisers. Errors: as PreviewIntake, NotFound, Conflict
 // (already confirmed), Invalid (no IG confirmation).
-func (s *Service) ConfirmIntake(ctx context.Context, p *authz.Principal, siteID, id string, igConfirmed bool) (*Intake, error) {
-	pl, err := s.manage(ctx, p, siteID)
-	if err != nil {
+func (s *Service) ConfirmIntake(ctx context.Context, pl *Place, id string, igConfirmed bool) (*Intake, error) {
+	if err := pl.manage(); err != nil {
 		return nil, err
 	}
+	p, siteID := pl.by, pl.site.ID
 	if !igConfirmed {
 		return nil, &errs.Error{Code: errs.Invalid, Message: "Confirm that everyone in the file is compliant with your organisation's information governance training",
 			Fields: []errs.FieldError{{Field: "ig_confirmed", Message: "Confirm that everyone in the file is compliant with your organisation's information governance training"}}}
 	}
 	in := &Intake{ID: id, SiteID: siteID}
-	err = s.db.InTx(ctx, func(tx *store.Tx) error {
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		var content string
 		err := tx.QueryRow(ctx, `SELECT file_name, content, status FROM invitation_intakes WHERE id = ? AND site_id = ?`, id, siteID).
 			Scan(&in.FileName, &content, &in.Status)

@@ -44,16 +44,16 @@ func scanMember(row interface{ Scan(...any) error }) (*Member, error) {
 	return &m, nil
 }
 
-// Members lists a site's current (active) members by name, with their
-// training progress as completed / assigned and a mark on its authorisers.
-// Callers: the site's authorisers and programme administrators.
-// Errors: Unauthenticated, Forbidden, NotFound.
-func (s *Service) Members(ctx context.Context, p *authz.Principal, siteID string) ([]*Member, error) {
-	out, err := s.list(ctx, p, siteID, `m.status = 'active'`)
+// Members lists the place's site's current (active) members by name, with
+// their training progress as completed / assigned and a mark on its
+// authorisers. Callers: the site's authorisers and programme administrators
+// (as Open). Errors: Unauthenticated.
+func (s *Service) Members(ctx context.Context, pl *Place) ([]*Member, error) {
+	out, err := s.list(ctx, pl, `m.status = 'active'`)
 	if err != nil {
 		return nil, err
 	}
-	progress, err := s.training.SiteProgress(ctx, p, siteID)
+	progress, err := s.training.SiteProgress(ctx, pl.by, pl.site.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -69,16 +69,17 @@ func (s *Service) Members(ctx context.Context, p *authz.Principal, siteID string
 	return out, nil
 }
 
-// History lists every membership a site has had, including deactivated and
-// deleted ones, most recent first. Callers: as Members.
-func (s *Service) History(ctx context.Context, p *authz.Principal, siteID string) ([]*Member, error) {
-	return s.list(ctx, p, siteID, "")
+// History lists every membership the place's site has had, including
+// deactivated and deleted ones, most recent first. Callers: as Members.
+func (s *Service) History(ctx context.Context, pl *Place) ([]*Member, error) {
+	return s.list(ctx, pl, "")
 }
 
-func (s *Service) list(ctx context.Context, p *authz.Principal, siteID, cond string) ([]*Member, error) {
-	if _, err := s.read(ctx, p, siteID); err != nil {
+func (s *Service) list(ctx context.Context, pl *Place, cond string) ([]*Member, error) {
+	if err := pl.read(); err != nil {
 		return nil, err
 	}
+	siteID := pl.site.ID
 	q := `SELECT ` + memberColumns + memberFrom + ` WHERE m.site_id = ?`
 	order := ` ORDER BY m.joined_at DESC, m.id`
 	if cond != "" {
@@ -101,13 +102,13 @@ func (s *Service) list(ctx context.Context, p *authz.Principal, siteID, cond str
 	return out, rows.Err()
 }
 
-// Member returns one membership of a site. Callers: as Members.
+// Member returns one membership of the place's site. Callers: as Members.
 // Errors: as Members, NotFound (not a membership of this site).
-func (s *Service) Member(ctx context.Context, p *authz.Principal, siteID, id string) (*Member, error) {
-	if _, err := s.read(ctx, p, siteID); err != nil {
+func (s *Service) Member(ctx context.Context, pl *Place, id string) (*Member, error) {
+	if err := pl.read(); err != nil {
 		return nil, err
 	}
-	return s.loadMember(ctx, s.db, siteID, id)
+	return s.loadMember(ctx, s.db, pl.site.ID, id)
 }
 
 func (s *Service) loadMember(ctx context.Context, q store.Querier, siteID, id string) (*Member, error) {
@@ -122,21 +123,20 @@ func (s *Service) loadMember(ctx context.Context, q store.Querier, siteID, id st
 	return m, nil
 }
 
-// acting loads a membership for an action by one of its site's
-// authorisers; a removed member can no longer be changed.
-func (s *Service) acting(ctx context.Context, tx *store.Tx, p *authz.Principal, siteID, id string) (*place, *Member, error) {
-	pl, err := s.manage(ctx, p, siteID)
-	if err != nil {
-		return nil, nil, err
+// acting loads a membership of the place's site for an action by one of
+// its authorisers; a removed member can no longer be changed.
+func (s *Service) acting(ctx context.Context, tx *store.Tx, pl *Place, id string) (*Member, error) {
+	if err := pl.manage(); err != nil {
+		return nil, err
 	}
-	m, err := s.loadMember(ctx, tx, siteID, id)
+	m, err := s.loadMember(ctx, tx, pl.site.ID, id)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if m.Status == MembershipDeleted {
-		return nil, nil, errs.E(errs.Conflict, "%s was removed from this site: invite them again if they return", m.Name())
+		return nil, errs.E(errs.Conflict, "%s was removed from this site: invite them again if they return", m.Name())
 	}
-	return pl, m, nil
+	return m, nil
 }
 
 // otherActive reports whether the person has another active membership in
@@ -180,7 +180,7 @@ func heldElsewhere(m *Member, orgID string) bool {
 // withdraw cancels the person's open new-user request for the site's
 // organisation (raised when their training was complete), so that the back
 // office does not set up an account for someone no longer at the site.
-func (s *Service) withdraw(ctx context.Context, tx *store.Tx, p *authz.Principal, pl *place, m *Member, reason string, out *Outcome) error {
+func (s *Service) withdraw(ctx context.Context, tx *store.Tx, p *authz.Principal, pl *Place, m *Member, reason string, out *Outcome) error {
 	r, err := s.access.WithdrawNewUserTx(ctx, tx, p, m.Email, pl.org.ID, reason)
 	if err != nil {
 		if e := errs.As(err); e.Code == errs.Conflict {
@@ -213,15 +213,17 @@ func (s *Service) end(ctx context.Context, tx *store.Tx, p *authz.Principal, m *
 	return s.log.Record(ctx, tx, audit.New(p.Who(), action, "membership", m.ID, audit.Success, d))
 }
 
-// Deactivate deactivates a member (maternity leave, long-term sickness,
-// other) and raises a deactivation request so the back office deactivates
-// their record account; someone who stays an active member of another site
-// of the organisation keeps their record access. A deactivated member can
+// Deactivate deactivates a member of the place's site (maternity leave,
+// long-term sickness, other) and raises a deactivation request so the back
+// office deactivates their record account; someone who stays an active
+// member of another site of the organisation, or whose account is held for
+// another organisation, keeps their record access. A deactivated member can
 // still sign in to the portal and train. Callers: the site's authorisers.
-// Errors: as Members, Invalid (reason), Conflict (not active, or a request
-// that cannot be raised).
-func (s *Service) Deactivate(ctx context.Context, p *authz.Principal, siteID, id, reason, notes string) (*Outcome, error) {
-	return s.change(ctx, p, siteID, id, func(tx *store.Tx, pl *place, m *Member, out *Outcome) error {
+// Errors: Unauthenticated, Forbidden (not one of its authorisers), NotFound
+// (not its member), Invalid (reason), Conflict (site closed, not active, or
+// a request that cannot be raised).
+func (s *Service) Deactivate(ctx context.Context, pl *Place, id, reason, notes string) (*Outcome, error) {
+	return s.change(ctx, pl, id, func(tx *store.Tx, p *authz.Principal, m *Member, out *Outcome) error {
 		if !slices.Contains(DeactivationReasons, reason) {
 			return &errs.Error{Code: errs.Invalid, Message: "Choose why they are being deactivated",
 				Fields: []errs.FieldError{{Field: "reason", Message: "Choose why they are being deactivated: maternity leave, long-term sickness or other"}}}
@@ -267,8 +269,8 @@ func (s *Service) Deactivate(ctx context.Context, p *authz.Principal, siteID, id
 // an active member of another site of the organisation. The membership
 // stays in the history. Callers: the site's authorisers. Errors: as
 // Deactivate, Invalid (leaving date).
-func (s *Service) Remove(ctx context.Context, p *authz.Principal, siteID, id, leaving, notes string) (*Outcome, error) {
-	return s.change(ctx, p, siteID, id, func(tx *store.Tx, pl *place, m *Member, out *Outcome) error {
+func (s *Service) Remove(ctx context.Context, pl *Place, id, leaving, notes string) (*Outcome, error) {
+	return s.change(ctx, pl, id, func(tx *store.Tx, p *authz.Principal, m *Member, out *Outcome) error {
 		var v errs.Validation
 		leaving = strings.TrimSpace(leaving)
 		if leaving == "" {
@@ -325,8 +327,8 @@ type Attestations struct {
 // record account has their access requested if their training is complete.
 // Callers: the site's authorisers. Errors: as Deactivate, Invalid
 // (attestations), Conflict (not deactivated).
-func (s *Service) Reactivate(ctx context.Context, p *authz.Principal, siteID, id string, at Attestations) (*Outcome, error) {
-	return s.change(ctx, p, siteID, id, func(tx *store.Tx, pl *place, m *Member, out *Outcome) error {
+func (s *Service) Reactivate(ctx context.Context, pl *Place, id string, at Attestations) (*Outcome, error) {
+	return s.change(ctx, pl, id, func(tx *store.Tx, p *authz.Principal, m *Member, out *Outcome) error {
 		// A member is reactivated when their membership was deactivated, or
 		// when a rule (inactivity, finishing date) deactivated their record
 		// account while the membership stayed.
@@ -388,21 +390,21 @@ func (s *Service) Reactivate(ctx context.Context, p *authz.Principal, siteID, id
 	})
 }
 
-// change runs a member action in one transaction and returns the member as
-// it is afterwards.
-func (s *Service) change(ctx context.Context, p *authz.Principal, siteID, id string, fn func(*store.Tx, *place, *Member, *Outcome) error) (*Outcome, error) {
+// change runs a member action of whoever opened the place in one
+// transaction and returns the member as it is afterwards.
+func (s *Service) change(ctx context.Context, pl *Place, id string, fn func(*store.Tx, *authz.Principal, *Member, *Outcome) error) (*Outcome, error) {
 	out := &Outcome{}
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		pl, m, err := s.acting(ctx, tx, p, siteID, id)
+		m, err := s.acting(ctx, tx, pl, id)
 		if err != nil {
 			return err
 		}
-		return fn(tx, pl, m, out)
+		return fn(tx, pl.by, m, out)
 	})
 	if err != nil {
 		return nil, err
 	}
-	if out.Member, err = s.loadMember(ctx, s.db, siteID, id); err != nil {
+	if out.Member, err = s.loadMember(ctx, s.db, pl.site.ID, id); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -415,8 +417,8 @@ func (s *Service) change(ctx context.Context, p *authz.Principal, siteID, id str
 // updated too; the address changes when the back office completes it. For
 // someone without a record account it changes at once. Callers: the site's
 // authorisers. Errors: as Deactivate, Invalid, Conflict (address in use).
-func (s *Service) UpdateMember(ctx context.Context, p *authz.Principal, siteID, id string, e MemberEdit) (*Outcome, error) {
-	return s.change(ctx, p, siteID, id, func(tx *store.Tx, pl *place, m *Member, out *Outcome) error {
+func (s *Service) UpdateMember(ctx context.Context, pl *Place, id string, e MemberEdit) (*Outcome, error) {
+	return s.change(ctx, pl, id, func(tx *store.Tx, p *authz.Principal, m *Member, out *Outcome) error {
 		var v errs.Validation
 		given := v.Text("given_name", "Forename", orDefault(e.GivenName, m.GivenName), true, 100)
 		family := v.Text("family_name", "Surname", orDefault(e.FamilyName, m.FamilyName), true, 100)
