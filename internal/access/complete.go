@@ -184,7 +184,10 @@ func (s *Service) grant(ctx context.Context, tx *store.Tx, who audit.Who, r *Req
 	}
 	var err error
 	if acct != nil && acct.Status != AccountDeleted {
-		return errs.E(errs.Conflict, "%s already has a record account (%s)", r.Email, acct.Status)
+		if err := wantAccount(r.Type, r.OrganisationID, acct); err != nil {
+			return errs.E(errs.Conflict, "%s already has a record account (%s)", r.Email, acct.Status)
+		}
+		return s.newAccess(ctx, tx, who, r, acct)
 	}
 	username := ""
 	if acct != nil {
@@ -217,6 +220,37 @@ func (s *Service) grant(ctx context.Context, tx *store.Tx, who audit.Who, r *Req
 		}
 	}
 	return s.granted(ctx, tx, who, r, username, pw)
+}
+
+// newAccess actions a new-user request for someone whose live record
+// account is held for another organisation: an existing user at a new site.
+// The account is already theirs (user name and password unchanged) and
+// follows them to the request's organisation, with the role and finishing
+// date it asks for. A pending account becomes active, its inactivity clock
+// starting now; an active one keeps its clock. They are told by e-mail; no
+// credentials are sent.
+func (s *Service) newAccess(ctx context.Context, tx *store.Tx, who audit.Who, r *Request, acct *RecordAccount) error {
+	now := s.clock.Now().UnixMicro()
+	q := `UPDATE record_accounts SET organisation_id = ?, role = ?, finishing_date = ?, status = ?, status_reason = '', updated_at = ?`
+	args := []any{r.OrganisationID, r.Role, r.FinishingDate, AccountActive, now}
+	if acct.Status != AccountActive {
+		q += `, activated_at = ?, last_used_at = 0, idle_from = ?, inactivity_warned_at = 0`
+		args = append(args, now, now)
+	}
+	if _, err := tx.Exec(ctx, q+` WHERE id = ?`, append(args, acct.ID)...); err != nil {
+		return errs.Wrap(err, "record account")
+	}
+	var orgName string
+	if err := tx.QueryRow(ctx, `SELECT name FROM organisations WHERE id = ?`, r.OrganisationID).Scan(&orgName); err != nil {
+		return errs.Wrap(err, "read organisation")
+	}
+	if err := s.log.Record(ctx, tx, audit.New(who, "record_account.grant", "user", r.SubjectUserID, audit.Success,
+		map[string]string{"role": r.Role, "username": acct.Username, "request": r.Ref, "new_access": "true",
+			"organisation_id": r.OrganisationID, "previous_organisation_id": acct.OrganisationID})); err != nil {
+		return err
+	}
+	return s.mailUser(ctx, tx, r, r.Email, "You can now use the "+s.cfg.ServiceName+" for "+orgName+
+		". Sign in with your existing user name, "+acct.Username+", and password.", "")
 }
 
 // insertAccounts creates the active record accounts of new-user requests
@@ -323,7 +357,7 @@ func (s *Service) setStatus(ctx context.Context, tx *store.Tx, who audit.Who, r 
 	if err != nil {
 		return err
 	}
-	if err := wantAccount(r.Type, acct); err != nil {
+	if err := wantAccount(r.Type, r.OrganisationID, acct); err != nil {
 		return err
 	}
 	now := s.clock.Now().UnixMicro()
@@ -333,7 +367,18 @@ func (s *Service) setStatus(ctx context.Context, tx *store.Tx, who audit.Who, r 
 		// The inactivity clock starts again at reactivation.
 		q += `, activated_at = ?, last_used_at = 0, idle_from = ?, inactivity_warned_at = 0`
 		args = append(args, now, now)
-		if r.FinishingDate != "" {
+		switch {
+		case acct.OrganisationID != r.OrganisationID:
+			// Reactivated for another organisation (a returning member who
+			// joined a site of it): the account follows them there, on the
+			// terms of the new post.
+			q += `, organisation_id = ?, finishing_date = ?`
+			args = append(args, r.OrganisationID, r.FinishingDate)
+			if r.Role != "" {
+				q += `, role = ?`
+				args = append(args, r.Role)
+			}
+		case r.FinishingDate != "":
 			q += `, finishing_date = ?`
 			args = append(args, r.FinishingDate)
 		}

@@ -319,7 +319,7 @@ func (s *Service) planRaise(ctx context.Context, tx *store.Tx, p *authz.Principa
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := wantAccount(in.Type, acct); err != nil {
+	if err := wantAccount(in.Type, in.OrganisationID, acct); err != nil {
 		return nil, nil, err
 	}
 
@@ -415,15 +415,21 @@ func routingNote(o *org.Organisation, p *authz.Principal) string {
 	return "the organisation's site authorisers validate"
 }
 
-// wantAccount checks that the person's record account allows the request.
-func wantAccount(typ string, a *RecordAccount) error {
+// wantAccount checks that the person's record account allows a request of
+// type typ for the organisation orgID. A new-user request for someone whose
+// live (pending or active) account is held for another organisation is new
+// access: an existing user at a new site, whose account the back office
+// brings to orgID (see grant). A deactivation or deletion is for the
+// organisation that holds the account: another one's staff cannot end the
+// access of someone who now works elsewhere.
+func wantAccount(typ, orgID string, a *RecordAccount) error {
 	status := ""
 	if a != nil {
 		status = a.Status
 	}
 	switch typ {
 	case TypeNewUser:
-		if status != "" && status != AccountDeleted {
+		if status == AccountDeactivated || ((status == AccountPending || status == AccountActive) && a.OrganisationID == orgID) {
 			return errs.E(errs.Conflict, "This person already has a record account (%s); raise an amendment or a reactivation instead", status)
 		}
 	case TypeAmendment:
@@ -445,6 +451,9 @@ func wantAccount(typ string, a *RecordAccount) error {
 		if status == "" || status == AccountDeleted {
 			return errs.E(errs.Conflict, "This person has no record account to remove")
 		}
+	}
+	if (typ == TypeDeactivation || typ == TypeDeletion) && a.OrganisationID != orgID {
+		return errs.E(errs.Conflict, "This person's record account is now held for another organisation, where they have joined since: only that organisation can end it")
 	}
 	return nil
 }

@@ -239,15 +239,18 @@ func (s *Service) cancelling(ctx context.Context, p *authz.Principal, reason str
 		}
 }
 
-// WithdrawNewUserTx cancels the person's open new-user request, if there is
-// one, in the caller's transaction: an authoriser who removes or deactivates
-// someone still waiting for their account must not leave the back office to
-// grant it. It returns the request cancelled, or nil when there was none.
-// Errors: Conflict when the back office has already started on it (the
-// caller's change then fails whole, and says so), Forbidden as Cancel.
-func (s *Service) WithdrawNewUserTx(ctx context.Context, tx *store.Tx, p *authz.Principal, email, reason string) (*Request, error) {
+// WithdrawNewUserTx cancels the person's open new-user request for the
+// organisation orgID, if there is one, in the caller's transaction: an
+// authoriser who removes or deactivates someone still waiting for their
+// account must not leave the back office to grant it. A request for another
+// organisation (which the person has joined too) is left alone. It returns
+// the request cancelled, or nil when there was none. Errors: Conflict when
+// the back office has already started on it (the caller's change then fails
+// whole, and says so), Forbidden as Cancel.
+func (s *Service) WithdrawNewUserTx(ctx context.Context, tx *store.Tx, p *authz.Principal, email, orgID, reason string) (*Request, error) {
 	var id string
-	err := tx.QueryRow(ctx, `SELECT id FROM access_requests WHERE open_key = ?`, openKey(&Input{Type: TypeNewUser, Email: email})).Scan(&id)
+	err := tx.QueryRow(ctx, `SELECT id FROM access_requests WHERE open_key = ? AND organisation_id = ?`,
+		openKey(&Input{Type: TypeNewUser, Email: email}), orgID).Scan(&id)
 	if store.IsNoRows(err) {
 		return nil, nil
 	}

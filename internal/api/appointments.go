@@ -39,7 +39,11 @@ func (h *Handler) setupLink(r *http.Request, token string) string {
 }
 
 func (h *Handler) listAuthorisers(w http.ResponseWriter, r *http.Request, c *httpauth.Caller) error {
-	people, err := h.orgs.Authorisers(r.Context(), c.Principal, r.PathValue("id"))
+	site, err := h.orgs.Site(r.Context(), c.Principal, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	people, err := h.orgs.Authorisers(r.Context(), c.Principal, site)
 	if err != nil {
 		return err
 	}

@@ -14,11 +14,16 @@ import (
 	"github.com/caregate/caregate/internal/errs"
 )
 
-// readBody reads the whole (already size-limited) request body.
-func readBody(r *http.Request) ([]byte, error) {
+// readBody reads the whole (already size-limited) request body. A body
+// over the limit is refused with 413 and tooLarge's message, if given, or
+// one that states the body's limit.
+func readBody(r *http.Request, tooLarge error) ([]byte, error) {
 	b, err := io.ReadAll(r.Body)
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
+		if tooLarge != nil {
+			return nil, &httpError{http.StatusRequestEntityTooLarge, "too_large", errs.As(tooLarge).Message}
+		}
 		limit := fmt.Sprintf("%d bytes", tooBig.Limit)
 		if tooBig.Limit >= 1<<20 && tooBig.Limit%(1<<20) == 0 {
 			limit = fmt.Sprintf("%d MB", tooBig.Limit>>20)

@@ -165,7 +165,7 @@ func (h *Handler) wrap(rt Route) http.Handler {
 					return
 				}
 			}
-			body, err := readBody(r)
+			body, err := readBody(r, rt.tooLarge)
 			if err != nil {
 				h.fail(w, r, err)
 				return

@@ -45,6 +45,12 @@ type removal struct {
 	Notes       string `json:"notes"`
 }
 
+// intakeBodyLimit bounds the body of POST /sites/{id}/intakes. The file's
+// text travels in a JSON string, where its line ends and quotes are
+// escaped, so the body may be larger than the file: twice the file's limit
+// leaves room for that, and the member service measures the file itself.
+const intakeBodyLimit = 2 * member.MaxIntakeBytes
+
 // intakeUpload is the body of POST /sites/{id}/intakes: the CSV file's text.
 type intakeUpload struct {
 	FileName string `json:"file_name"`
@@ -98,10 +104,22 @@ func (h *Handler) memberRoutes() []Route {
 			Request: member.Attestations{}, Response: out, serve: h.reactivateMembership},
 
 		{Method: "POST", Path: "/sites/{id}/intakes", Summary: "Upload a CSV file of new staff: every row checked, with errors by line; nothing is sent yet", Roles: rolesSiteManage,
-			Status: http.StatusCreated, Request: intakeUpload{}, Response: &member.Intake{}, bodyLimit: 8 << 20, serve: h.previewIntake},
+			Status: http.StatusCreated, Request: intakeUpload{}, Response: &member.Intake{}, bodyLimit: intakeBodyLimit, tooLarge: member.IntakeTooLarge(), serve: h.previewIntake},
 		{Method: "POST", Path: "/sites/{id}/intakes/{intake}/confirm", Summary: "Invite every valid row of an uploaded file, in one transaction; rows already done are skipped", Roles: rolesSiteManage,
 			Request: intakeConfirmation{}, Response: &member.Intake{}, serve: h.confirmIntake},
 	}
+}
+
+// place opens the site in the path: the one load of the site and its
+// organisation for the request, and the check of who may see them.
+func (h *Handler) place(r *http.Request, c *httpauth.Caller) (*member.Place, error) {
+	return h.members.Open(r.Context(), c.Principal, r.PathValue("id"))
+}
+
+// invitationPlace opens the site of the invitation in the path.
+func (h *Handler) invitationPlace(r *http.Request, c *httpauth.Caller) (*member.Place, error) {
+	_, pl, err := h.members.OpenInvitation(r.Context(), c.Principal, r.PathValue("id"))
+	return pl, err
 }
 
 func (h *Handler) listInvitations(w http.ResponseWriter, r *http.Request, c *httpauth.Caller) error {
@@ -109,7 +127,11 @@ func (h *Handler) listInvitations(w http.ResponseWriter, r *http.Request, c *htt
 	if all != "" && all != "true" && all != "false" {
 		return errs.E(errs.Invalid, "all must be true or false")
 	}
-	l, err := h.members.Invitations(r.Context(), c.Principal, r.PathValue("id"), all == "true")
+	pl, err := h.place(r, c)
+	if err != nil {
+		return err
+	}
+	l, err := h.members.Invitations(r.Context(), pl, all == "true")
 	if err != nil {
 		return err
 	}
@@ -121,7 +143,11 @@ func (h *Handler) createInvitation(w http.ResponseWriter, r *http.Request, c *ht
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	i, err := h.members.Invite(r.Context(), c.Principal, r.PathValue("id"), in)
+	pl, err := h.place(r, c)
+	if err != nil {
+		return err
+	}
+	i, err := h.members.Invite(r.Context(), pl, in)
 	if err != nil {
 		return err
 	}
@@ -129,7 +155,7 @@ func (h *Handler) createInvitation(w http.ResponseWriter, r *http.Request, c *ht
 }
 
 func (h *Handler) getInvitation(w http.ResponseWriter, r *http.Request, c *httpauth.Caller) error {
-	i, err := h.members.Invitation(r.Context(), c.Principal, r.PathValue("id"))
+	i, _, err := h.members.OpenInvitation(r.Context(), c.Principal, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -141,7 +167,11 @@ func (h *Handler) updateInvitation(w http.ResponseWriter, r *http.Request, c *ht
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	i, err := h.members.UpdateInvitation(r.Context(), c.Principal, r.PathValue("id"), in)
+	pl, err := h.invitationPlace(r, c)
+	if err != nil {
+		return err
+	}
+	i, err := h.members.UpdateInvitation(r.Context(), pl, r.PathValue("id"), in)
 	if err != nil {
 		return err
 	}
@@ -149,7 +179,11 @@ func (h *Handler) updateInvitation(w http.ResponseWriter, r *http.Request, c *ht
 }
 
 func (h *Handler) resendInvitation(w http.ResponseWriter, r *http.Request, c *httpauth.Caller) error {
-	i, err := h.members.Resend(r.Context(), c.Principal, r.PathValue("id"))
+	pl, err := h.invitationPlace(r, c)
+	if err != nil {
+		return err
+	}
+	i, err := h.members.Resend(r.Context(), pl, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -157,7 +191,11 @@ func (h *Handler) resendInvitation(w http.ResponseWriter, r *http.Request, c *ht
 }
 
 func (h *Handler) cancelInvitation(w http.ResponseWriter, r *http.Request, c *httpauth.Caller) error {
-	i, err := h.members.CancelInvitation(r.Context(), c.Principal, r.PathValue("id"))
+	pl, err := h.invitationPlace(r, c)
+	if err != nil {
+		return err
+	}
+	i, err := h.members.CancelInvitation(r.Context(), pl, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -190,15 +228,19 @@ func (h *Handler) acceptInvitation(w http.ResponseWriter, r *http.Request, c *ht
 }
 
 func (h *Handler) listMemberships(w http.ResponseWriter, r *http.Request, c *httpauth.Caller) error {
-	var l []*member.Member
-	var err error
-	switch r.URL.Query().Get("status") {
-	case "":
-		l, err = h.members.History(r.Context(), c.Principal, r.PathValue("id"))
-	case "active":
-		l, err = h.members.Members(r.Context(), c.Principal, r.PathValue("id"))
-	default:
+	status := r.URL.Query().Get("status")
+	if status != "" && status != "active" {
 		return errs.E(errs.Invalid, "status must be active or left out")
+	}
+	pl, err := h.place(r, c)
+	if err != nil {
+		return err
+	}
+	var l []*member.Member
+	if status == "active" {
+		l, err = h.members.Members(r.Context(), pl)
+	} else {
+		l, err = h.members.History(r.Context(), pl)
 	}
 	if err != nil {
 		return err
@@ -207,59 +249,61 @@ func (h *Handler) listMemberships(w http.ResponseWriter, r *http.Request, c *htt
 }
 
 func (h *Handler) getMembership(w http.ResponseWriter, r *http.Request, c *httpauth.Caller) error {
-	m, err := h.members.Member(r.Context(), c.Principal, r.PathValue("id"), r.PathValue("mid"))
+	pl, err := h.place(r, c)
+	if err != nil {
+		return err
+	}
+	m, err := h.members.Member(r.Context(), pl, r.PathValue("mid"))
 	if err != nil {
 		return err
 	}
 	return h.reply(w, http.StatusOK, m)
 }
 
-func (h *Handler) updateMembership(w http.ResponseWriter, r *http.Request, c *httpauth.Caller) error {
-	var in member.MemberEdit
-	if err := decode(r, &in); err != nil {
+// memberAction decodes a member action's body into in, opens the site and
+// runs act on the membership in the path.
+func memberAction[T any](h *Handler, w http.ResponseWriter, r *http.Request, c *httpauth.Caller, in *T,
+	act func(pl *member.Place, mid string) (*member.Outcome, error)) error {
+	if err := decode(r, in); err != nil {
 		return err
 	}
-	out, err := h.members.UpdateMember(r.Context(), c.Principal, r.PathValue("id"), r.PathValue("mid"), in)
+	pl, err := h.place(r, c)
+	if err != nil {
+		return err
+	}
+	out, err := act(pl, r.PathValue("mid"))
 	if err != nil {
 		return err
 	}
 	return h.reply(w, http.StatusOK, out)
+}
+
+func (h *Handler) updateMembership(w http.ResponseWriter, r *http.Request, c *httpauth.Caller) error {
+	var in member.MemberEdit
+	return memberAction(h, w, r, c, &in, func(pl *member.Place, mid string) (*member.Outcome, error) {
+		return h.members.UpdateMember(r.Context(), pl, mid, in)
+	})
 }
 
 func (h *Handler) deactivateMembership(w http.ResponseWriter, r *http.Request, c *httpauth.Caller) error {
 	var in deactivation
-	if err := decode(r, &in); err != nil {
-		return err
-	}
-	out, err := h.members.Deactivate(r.Context(), c.Principal, r.PathValue("id"), r.PathValue("mid"), in.Reason, in.Notes)
-	if err != nil {
-		return err
-	}
-	return h.reply(w, http.StatusOK, out)
+	return memberAction(h, w, r, c, &in, func(pl *member.Place, mid string) (*member.Outcome, error) {
+		return h.members.Deactivate(r.Context(), pl, mid, in.Reason, in.Notes)
+	})
 }
 
 func (h *Handler) removeMembership(w http.ResponseWriter, r *http.Request, c *httpauth.Caller) error {
 	var in removal
-	if err := decode(r, &in); err != nil {
-		return err
-	}
-	out, err := h.members.Remove(r.Context(), c.Principal, r.PathValue("id"), r.PathValue("mid"), in.LeavingDate, in.Notes)
-	if err != nil {
-		return err
-	}
-	return h.reply(w, http.StatusOK, out)
+	return memberAction(h, w, r, c, &in, func(pl *member.Place, mid string) (*member.Outcome, error) {
+		return h.members.Remove(r.Context(), pl, mid, in.LeavingDate, in.Notes)
+	})
 }
 
 func (h *Handler) reactivateMembership(w http.ResponseWriter, r *http.Request, c *httpauth.Caller) error {
 	var in member.Attestations
-	if err := decode(r, &in); err != nil {
-		return err
-	}
-	out, err := h.members.Reactivate(r.Context(), c.Principal, r.PathValue("id"), r.PathValue("mid"), in)
-	if err != nil {
-		return err
-	}
-	return h.reply(w, http.StatusOK, out)
+	return memberAction(h, w, r, c, &in, func(pl *member.Place, mid string) (*member.Outcome, error) {
+		return h.members.Reactivate(r.Context(), pl, mid, in)
+	})
 }
 
 func (h *Handler) previewIntake(w http.ResponseWriter, r *http.Request, c *httpauth.Caller) error {
@@ -267,7 +311,11 @@ func (h *Handler) previewIntake(w http.ResponseWriter, r *http.Request, c *httpa
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	out, err := h.members.PreviewIntake(r.Context(), c.Principal, r.PathValue("id"), in.FileName, []byte(in.Content))
+	pl, err := h.place(r, c)
+	if err != nil {
+		return err
+	}
+	out, err := h.members.PreviewIntake(r.Context(), pl, in.FileName, []byte(in.Content))
 	if err != nil {
 		return err
 	}
@@ -279,7 +327,11 @@ func (h *Handler) confirmIntake(w http.ResponseWriter, r *http.Request, c *httpa
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	out, err := h.members.ConfirmIntake(r.Context(), c.Principal, r.PathValue("id"), r.PathValue("intake"), in.IGConfirmed)
+	pl, err := h.place(r, c)
+	if err != nil {
+		return err
+	}
+	out, err := h.members.ConfirmIntake(r.Context(), pl, r.PathValue("intake"), in.IGConfirmed)
 	if err != nil {
 		return err
 	}

@@ -28,7 +28,10 @@ type Route struct {
 	access       access
 	bodyOptional bool  // the request body may be left out
 	bodyLimit    int64 // a larger bound on the body than maxBody (file uploads)
-	serve        handlerFunc
+	// tooLarge, if set, is the refusal of a body over bodyLimit: for a
+	// file upload, the limit the caller must keep to is the file's.
+	tooLarge error
+	serve    handlerFunc
 }
 
 // Param describes a query parameter.

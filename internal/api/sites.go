@@ -48,7 +48,11 @@ func (h *Handler) updateSite(w http.ResponseWriter, r *http.Request, c *httpauth
 }
 
 func (h *Handler) listMembers(w http.ResponseWriter, r *http.Request, c *httpauth.Caller) error {
-	people, err := h.orgs.Members(r.Context(), c.Principal, r.PathValue("id"))
+	site, err := h.orgs.Site(r.Context(), c.Principal, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	people, err := h.orgs.Members(r.Context(), c.Principal, site)
 	if err != nil {
 		return err
 	}

@@ -80,7 +80,11 @@ func LoadMembers(ctx context.Context, db *store.DB, svc *member.Service) error {
 		if err != nil {
 			return fmt.Errorf("demo site %s: %w", d.site, err)
 		}
-		if _, err := svc.Invite(ctx, authorisers[d.by], id, d.in); err != nil {
+		pl, err := svc.Open(ctx, authorisers[d.by], id)
+		if err != nil {
+			return fmt.Errorf("demo site %s: %w", d.site, err)
+		}
+		if _, err := svc.Invite(ctx, pl, d.in); err != nil {
 			return fmt.Errorf("demo invitation %s: %w", d.in.Email, err)
 		}
 	}
@@ -89,8 +93,11 @@ func LoadMembers(ctx context.Context, db *store.DB, svc *member.Service) error {
 	if err != nil {
 		return err
 	}
-	sarah := authorisers["sarah.jones@nhs.net"]
-	inv, err := svc.Invite(ctx, sarah, nursing, member.InvitationInput{GivenName: "Emma", FamilyName: "Clarke", Email: "emma.clarke@nhs.net",
+	atNursing, err := svc.Open(ctx, authorisers["sarah.jones@nhs.net"], nursing)
+	if err != nil {
+		return err
+	}
+	inv, err := svc.Invite(ctx, atNursing, member.InvitationInput{GivenName: "Emma", FamilyName: "Clarke", Email: "emma.clarke@nhs.net",
 		Phone: "0113 496 0103", JobTitle: "District Nurse", JobCategory: "Nursing and midwifery", RecordRole: access.RoleCareProfessional, IGConfirmed: true})
 	if err != nil {
 		return fmt.Errorf("demo invitation for Emma Clarke: %w", err)
@@ -107,13 +114,13 @@ func LoadMembers(ctx context.Context, db *store.DB, svc *member.Service) error {
 	if err != nil {
 		return fmt.Errorf("demo acceptance for Emma Clarke: %w", err)
 	}
-	ms, err := svc.History(ctx, sarah, nursing)
+	ms, err := svc.History(ctx, atNursing)
 	if err != nil {
 		return err
 	}
 	for _, mb := range ms {
 		if mb.UserID == a.UserID {
-			if _, err := svc.Deactivate(ctx, sarah, nursing, mb.ID, "maternity_leave", ""); err != nil {
+			if _, err := svc.Deactivate(ctx, atNursing, mb.ID, "maternity_leave", ""); err != nil {
 				return fmt.Errorf("demo deactivation of Emma Clarke: %w", err)
 			}
 		}

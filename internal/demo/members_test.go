@@ -37,11 +37,15 @@ func TestDemoMembers(t *testing.T) {
 				nursing = id
 			}
 		}
-		pending, err := a.Members.Invitations(ctx, sarah, nursing, false)
+		pl, err := a.Members.Open(ctx, sarah, nursing)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pending, err := a.Members.Invitations(ctx, pl, false)
 		if err != nil || len(pending) != 2 {
 			t.Fatalf("%d pending invitations at District Nursing North: %v", len(pending), err)
 		}
-		history, err := a.Members.History(ctx, sarah, nursing)
+		history, err := a.Members.History(ctx, pl)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -60,15 +60,24 @@ type Acceptance struct {
 	Site       string `json:"site"`
 	NewAccount bool   `json:"new_account"` // they chose their password now
 	Message    string `json:"message"`
+	// The access request raised for them at once, when their training was
+	// already complete (see Accept).
+	RequestID  string `json:"request_id,omitempty"`
+	RequestRef string `json:"request_ref,omitempty"`
 }
 
 // Accept accepts an invitation: the person joins the site with the job
 // and record role the authoriser chose, and their training is assigned. A
 // new person chooses their password here (then enrols MFA at their first
 // sign-in); someone who already has an account (a member of another site,
-// a returning leaver) joins with that account, keeping their training. The
-// link is used up. Callers: anyone with the link. Errors: as Welcome,
-// Invalid (password), Conflict (the account is disabled).
+// a returning leaver) joins with that account, keeping their training. If
+// that training already meets the gate, the access they need at this site
+// is requested in the same transaction: a new-user request if they have no
+// record account (or a deleted one), new access if their account is held
+// for another organisation, a reactivation if it is deactivated; none if
+// their account already serves this organisation. The link is used up.
+// Callers: anyone with the link. Errors: as Welcome, Invalid (password),
+// Conflict (the account is disabled).
 func (s *Service) Accept(ctx context.Context, who audit.Who, token, password, confirm string) (*Acceptance, error) {
 	w, err := s.Welcome(ctx, token)
 	if err != nil {
@@ -143,14 +152,19 @@ func (s *Service) Accept(ctx context.Context, who audit.Who, token, password, co
 				"finishing_date": i.FinishingDate, "invitation_id": i.ID})); err != nil {
 			return err
 		}
-		// Someone whose training is already complete (a returning leaver, a
-		// member of another site) has their access requested at once.
-		g, err := s.training.RaiseIfReadyTx(ctx, tx, userID)
+		// Someone whose training is already complete (a member of another
+		// site, a returning leaver) has their access for this site asked for
+		// at once: a new-user request, new access at another organisation
+		// than their record account's, or a reactivation of a deactivated
+		// account (see training's gate), routed as this site's organisation
+		// routes requests and audited in this transaction.
+		g, err := s.training.RaiseIfReadyTx(ctx, tx, userID, mid)
 		if err != nil {
 			return err
 		}
-		if g != nil && g.Raised {
+		if g != nil {
 			out.Message = g.Message
+			out.RequestID, out.RequestRef = g.RequestID, g.RequestRef
 		}
 		return nil
 	})

@@ -36,6 +36,7 @@ type world struct {
 	users *auth.Service
 	orgs  *org.Service
 	acc   *access.Service
+	tr    *training.Service
 	svc   *member.Service
 
 	admin, authoriser, other, outsider *authz.Principal
@@ -57,7 +58,7 @@ func newWorld(t testing.TB, db *store.DB) *world {
 	}
 	tr := training.NewService(db, l, c, acc, outbox, training.Config{ServiceName: "Westshire Care Record", BaseURL: "https://caregate.example"})
 	svc := member.NewService(db, l, c, users, orgs, acc, tr, outbox, member.Config{BaseURL: "https://caregate.example"})
-	w := &world{t: t, ctx: ctx, db: db, clock: c, users: users, orgs: orgs, acc: acc, svc: svc}
+	w := &world{t: t, ctx: ctx, db: db, clock: c, users: users, orgs: orgs, acc: acc, tr: tr, svc: svc}
 	w.admin = w.person("admin@nhs.net", auth.RoleAdmin)
 	w.riverside = w.organisation("RY4", "Riverside Community Health", org.RoutingSiteAuthoriser)
 	w.northgate = w.organisation("RX9", "Northgate Hospitals", org.RoutingServiceDesk)
@@ -137,9 +138,19 @@ func input(email string) member.InvitationInput {
 		JobTitle: "District Nurse", JobCategory: "Nursing and midwifery", RecordRole: access.RoleCareProfessional, IGConfirmed: true}
 }
 
+// at opens a site as p, as a portal page or an API call does first.
+func (w *world) at(p *authz.Principal, siteID string) *member.Place {
+	w.t.Helper()
+	pl, err := w.svc.Open(w.ctx, p, siteID)
+	if err != nil {
+		w.t.Fatalf("open site %s: %v", siteID, err)
+	}
+	return pl
+}
+
 func (w *world) invite(p *authz.Principal, site *org.Site, email string) *member.Invitation {
 	w.t.Helper()
-	i, err := w.svc.Invite(w.ctx, p, site.ID, input(email))
+	i, err := w.svc.Invite(w.ctx, w.at(p, site.ID), input(email))
 	if err != nil {
 		w.t.Fatalf("invite %s: %v", email, err)
 	}
@@ -177,7 +188,7 @@ func (w *world) join(p *authz.Principal, site *org.Site, email string) *member.M
 
 func (w *world) membership(site *org.Site, userID string) *member.Member {
 	w.t.Helper()
-	ms, err := w.svc.History(w.ctx, w.admin, site.ID)
+	ms, err := w.svc.History(w.ctx, w.at(w.admin, site.ID))
 	if err != nil {
 		w.t.Fatal(err)
 	}

@@ -13,11 +13,31 @@ import (
 	"unicode/utf8"
 
 	"github.com/caregate/caregate/internal/audit"
-	"github.com/caregate/caregate/internal/authz"
 	"github.com/caregate/caregate/internal/errs"
 	"github.com/caregate/caregate/internal/ident"
 	"github.com/caregate/caregate/internal/store"
 )
+
+// The bounds of a bulk intake file. MaxIntakeBytes is the one place the
+// size limit is set: the portal's upload form and the API's intake route
+// size their request-body limits from it, and every refusal of a file too
+// large says it in MB (IntakeTooLarge).
+const (
+	MaxIntakeBytes = 5 << 20 // 5 MB
+	MaxIntakeRows  = 10000   // people in one file
+)
+
+// IntakeTooLarge is the refusal of an intake file over MaxIntakeBytes,
+// wherever it is met: here, in the portal's upload, in the API's body limit.
+func IntakeTooLarge() error {
+	return fileError("The file is larger than %d MB: split it into smaller files and upload each", MaxIntakeBytes>>20)
+}
+
+// fileError refuses an intake file as a whole, with one message saying why.
+func fileError(format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	return &errs.Error{Code: errs.Invalid, Message: msg, Fields: []errs.FieldError{{Field: "file", Message: msg}}}
+}
 
 // Intake row statuses.
 const (
@@ -78,29 +98,25 @@ func headerKey(s string) string {
 
 // parseIntake reads a CSV file into rows of input, refusing a file that is
 // not a CSV of the expected shape as a whole (with one message saying why).
-func (s *Service) parseIntake(data []byte) ([]*IntakeRow, error) {
-	bad := func(format string, args ...any) error {
-		msg := fmt.Sprintf(format, args...)
-		return &errs.Error{Code: errs.Invalid, Message: msg, Fields: []errs.FieldError{{Field: "file", Message: msg}}}
-	}
+func parseIntake(data []byte) ([]*IntakeRow, error) {
 	if len(data) == 0 {
-		return nil, bad("The file is empty: choose a CSV file with a header line and one line per person")
+		return nil, fileError("The file is empty: choose a CSV file with a header line and one line per person")
 	}
-	if len(data) > s.cfg.MaxIntakeBytes {
-		return nil, bad("The file is larger than %d MB: split it into smaller files", s.cfg.MaxIntakeBytes>>20)
+	if len(data) > MaxIntakeBytes {
+		return nil, IntakeTooLarge()
 	}
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // Excel's byte-order mark
 	if !utf8.Valid(data) {
-		return nil, bad("The file is not UTF-8 text: in your spreadsheet, save it as \"CSV UTF-8 (comma delimited)\" and upload it again")
+		return nil, fileError("The file is not UTF-8 text: in your spreadsheet, save it as \"CSV UTF-8 (comma delimited)\" and upload it again")
 	}
 	if bytes.IndexByte(data, 0) >= 0 {
-		return nil, bad("The file contains binary data: upload a CSV file")
+		return nil, fileError("The file contains binary data: upload a CSV file")
 	}
 	r := csv.NewReader(bytes.NewReader(data))
 	r.FieldsPerRecord = -1
 	header, err := r.Read()
 	if err != nil {
-		return nil, bad("The first line of the file could not be read as CSV: %s", csvError(err))
+		return nil, fileError("The first line of the file could not be read as CSV: %s", csvError(err))
 	}
 	pos := map[string]int{}
 	var unknown []string
@@ -110,7 +126,7 @@ func (s *Service) parseIntake(data []byte) ([]*IntakeRow, error) {
 		for _, c := range intakeColumns {
 			if k == c.name || contains(c.aliases, k) {
 				if _, dup := pos[c.name]; dup {
-					return nil, bad("The column %q appears twice in the header line", h)
+					return nil, fileError("The column %q appears twice in the header line", h)
 				}
 				pos[c.name], found = i, true
 			}
@@ -133,7 +149,7 @@ func (s *Service) parseIntake(data []byte) ([]*IntakeRow, error) {
 		if len(unknown) > 0 {
 			msg += " Not recognised: " + strings.Join(unknown, ", ") + "."
 		}
-		return nil, bad("%s", msg)
+		return nil, fileError("%s", msg)
 	}
 	var rows []*IntakeRow
 	for {
@@ -147,11 +163,11 @@ func (s *Service) parseIntake(data []byte) ([]*IntakeRow, error) {
 			if errors.As(err, &pe) {
 				line = pe.Line
 			}
-			return nil, bad("Line %d could not be read as CSV: %s", line, csvError(err))
+			return nil, fileError("Line %d could not be read as CSV: %s", line, csvError(err))
 		}
 		line, _ := r.FieldPos(0)
-		if len(rows) >= s.cfg.MaxIntakeRows {
-			return nil, bad("The file has more than %d people: split it into smaller files", s.cfg.MaxIntakeRows)
+		if len(rows) >= MaxIntakeRows {
+			return nil, fileError("The file has more than %d people: split it into smaller files", MaxIntakeRows)
 		}
 		if blank(rec) {
 			continue
@@ -172,7 +188,7 @@ func (s *Service) parseIntake(data []byte) ([]*IntakeRow, error) {
 		rows = append(rows, row)
 	}
 	if len(rows) == 0 {
-		return nil, bad("The file has a header line but nobody in it")
+		return nil, fileError("The file has a header line but nobody in it")
 	}
 	return rows, nil
 }
@@ -218,7 +234,7 @@ func roleKey(s string) string {
 // check validates every row and marks those already done: already a member
 // or invited (so a file uploaded twice invites nobody twice), or the same
 // person twice in the file.
-func (s *Service) checkRows(ctx context.Context, q store.Querier, pl *place, rows []*IntakeRow) error {
+func (s *Service) checkRows(ctx context.Context, q store.Querier, pl *Place, rows []*IntakeRow) error {
 	// Who is already a member or invited, in two queries.
 	done := map[string]string{}
 	for _, qq := range []struct {
@@ -293,23 +309,23 @@ func (in *Intake) count() {
 	}
 }
 
-// PreviewIntake reads an uploaded CSV file of new staff and shows every row
-// with its errors by line number, creating nothing yet; the file is kept
-// so that what is confirmed is exactly what was previewed. Callers: the
-// site's authorisers. Errors: as Invite; Invalid for a file that is not a
-// CSV of the expected shape (wrong header, encoding, too large, too many
-// rows).
-func (s *Service) PreviewIntake(ctx context.Context, p *authz.Principal, siteID, fileName string, data []byte) (*Intake, error) {
-	pl, err := s.manage(ctx, p, siteID)
-	if err != nil {
+// PreviewIntake reads an uploaded CSV file of new staff for the place's
+// site and shows every row with its errors by line number, creating nothing
+// yet; the file is kept so that what is confirmed is exactly what was
+// previewed. Callers: the site's authorisers. Errors: as Invite; Invalid
+// for a file that is not a CSV of the expected shape (wrong header,
+// encoding, too large, too many rows).
+func (s *Service) PreviewIntake(ctx context.Context, pl *Place, fileName string, data []byte) (*Intake, error) {
+	if err := pl.manage(); err != nil {
 		return nil, err
 	}
+	p, siteID := pl.by, pl.site.ID
 	var v errs.Validation
 	fileName = v.Text("file", "The file name", fileName, false, 200)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	rows, err := s.parseIntake(data)
+	rows, err := parseIntake(data)
 	if err != nil {
 		return nil, err
 	}
@@ -342,17 +358,17 @@ func (s *Service) PreviewIntake(ctx context.Context, p *authz.Principal, siteID,
 // everyone in it. Callers: the authoriser who uploaded it, or another of
 // the site's authorisers. Errors: as PreviewIntake, NotFound, Conflict
 // (already confirmed), Invalid (no IG confirmation).
-func (s *Service) ConfirmIntake(ctx context.Context, p *authz.Principal, siteID, id string, igConfirmed bool) (*Intake, error) {
-	pl, err := s.manage(ctx, p, siteID)
-	if err != nil {
+func (s *Service) ConfirmIntake(ctx context.Context, pl *Place, id string, igConfirmed bool) (*Intake, error) {
+	if err := pl.manage(); err != nil {
 		return nil, err
 	}
+	p, siteID := pl.by, pl.site.ID
 	if !igConfirmed {
 		return nil, &errs.Error{Code: errs.Invalid, Message: "Confirm that everyone in the file is compliant with your organisation's information governance training",
 			Fields: []errs.FieldError{{Field: "ig_confirmed", Message: "Confirm that everyone in the file is compliant with your organisation's information governance training"}}}
 	}
 	in := &Intake{ID: id, SiteID: siteID}
-	err = s.db.InTx(ctx, func(tx *store.Tx) error {
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		var content string
 		err := tx.QueryRow(ctx, `SELECT file_name, content, status FROM invitation_intakes WHERE id = ? AND site_id = ?`, id, siteID).
 			Scan(&in.FileName, &content, &in.Status)
@@ -365,7 +381,7 @@ func (s *Service) ConfirmIntake(ctx context.Context, p *authz.Principal, siteID,
 		if in.Status != "previewed" {
 			return errs.E(errs.Conflict, "This file has already been confirmed: its invitations were sent")
 		}
-		if in.Rows, err = s.parseIntake([]byte(content)); err != nil {
+		if in.Rows, err = parseIntake([]byte(content)); err != nil {
 			return err
 		}
 		if err := s.expireDueTx(ctx, tx, siteID); err != nil {

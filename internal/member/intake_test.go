@@ -31,7 +31,7 @@ func TestIntakePreviewConfirmAndReupload(t *testing.T) {
 			"Past,Date,past.date@nhs.net,0113 496 0000,Doctor,Medical and dental,administrator,2020-01-01",
 			",,,,,,,",
 			"Short,Row,short.row@nhs.net")
-		in, err := w.svc.PreviewIntake(w.ctx, w.authoriser, w.nursing.ID, "intake.csv", data)
+		in, err := w.svc.PreviewIntake(w.ctx, w.at(w.authoriser, w.nursing.ID), "intake.csv", data)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -55,13 +55,15 @@ func TestIntakePreviewConfirmAndReupload(t *testing.T) {
 		if n := w.count(`SELECT COUNT(*) FROM invitations WHERE status = 'pending'`); n != 0 {
 			t.Fatal("preview created invitations")
 		}
-		_, err = w.svc.ConfirmIntake(w.ctx, w.authoriser, w.nursing.ID, in.ID, false)
+		_, err = w.svc.ConfirmIntake(w.ctx, w.at(w.authoriser, w.nursing.ID), in.ID, false)
 		wantCode(t, err, errs.Invalid, "information governance")
-		_, err = w.svc.ConfirmIntake(w.ctx, w.other, w.nursing.ID, in.ID, true)
+		_, err = w.svc.Open(w.ctx, w.other, w.nursing.ID)
 		wantCode(t, err, errs.Forbidden, "")
-		_, err = w.svc.ConfirmIntake(w.ctx, w.other, w.mentalHealth.ID, in.ID, true)
+		_, err = w.svc.ConfirmIntake(w.ctx, w.at(w.admin, w.nursing.ID), in.ID, true)
+		wantCode(t, err, errs.Forbidden, "")
+		_, err = w.svc.ConfirmIntake(w.ctx, w.at(w.other, w.mentalHealth.ID), in.ID, true)
 		wantCode(t, err, errs.NotFound, "")
-		done, err := w.svc.ConfirmIntake(w.ctx, w.authoriser, w.nursing.ID, in.ID, true)
+		done, err := w.svc.ConfirmIntake(w.ctx, w.at(w.authoriser, w.nursing.ID), in.ID, true)
 		if err != nil || done.Created != 2 {
 			t.Fatalf("confirm %+v %v", done, err)
 		}
@@ -71,17 +73,17 @@ func TestIntakePreviewConfirmAndReupload(t *testing.T) {
 		if n := w.count(`SELECT COUNT(*) FROM outbox WHERE kind = 'invitation'`); n != 3 {
 			t.Fatalf("%d invitation e-mails", n)
 		}
-		_, err = w.svc.ConfirmIntake(w.ctx, w.authoriser, w.nursing.ID, in.ID, true)
+		_, err = w.svc.ConfirmIntake(w.ctx, w.at(w.authoriser, w.nursing.ID), in.ID, true)
 		wantCode(t, err, errs.Conflict, "already been confirmed")
 		if n := w.count(`SELECT COUNT(*) FROM invitation_intakes WHERE id = ? AND content <> ''`, in.ID); n != 0 {
 			t.Fatal("a confirmed file's content is kept")
 		}
 		// The same file again: nobody is invited twice.
-		again, err := w.svc.PreviewIntake(w.ctx, w.authoriser, w.nursing.ID, "intake.csv", data)
+		again, err := w.svc.PreviewIntake(w.ctx, w.at(w.authoriser, w.nursing.ID), "intake.csv", data)
 		if err != nil || again.Ready != 0 || again.Skipped != 3 {
 			t.Fatalf("re-upload %+v %v", again, err)
 		}
-		done, err = w.svc.ConfirmIntake(w.ctx, w.authoriser, w.nursing.ID, again.ID, true)
+		done, err = w.svc.ConfirmIntake(w.ctx, w.at(w.authoriser, w.nursing.ID), again.ID, true)
 		if err != nil || done.Created != 0 {
 			t.Fatalf("confirm again %+v %v", done, err)
 		}
@@ -104,12 +106,12 @@ func TestIntakeRefusesBadFiles(t *testing.T) {
 			{"latin-1", []byte("forename,surname,email,contact_number,job_title,job_category,record_role\nZo\xeb,B,z.b@nhs.net,0113 496 0000,Dr,Students,administrator\n"), "UTF-8"},
 			{"header only", []byte(member.IntakeHeader + "\n"), "nobody"},
 			{"bad quoting", []byte(member.IntakeHeader + "\n\"A,B\n"), "Line 2"},
-			{"too many rows", intakeFile(10001), "more than 10000"},
-			{"too large", bytes.Repeat([]byte("x"), 6<<20), "larger than 5 MB"},
+			{"too many rows", intakeFile(member.MaxIntakeRows + 1), "more than 10000"},
+			{"too large", bytes.Repeat([]byte("x"), member.MaxIntakeBytes+1), "larger than 5 MB"},
 			{"binary", []byte("forename\x00"), "binary"},
 		}
 		for _, c := range cases {
-			_, err := w.svc.PreviewIntake(w.ctx, w.authoriser, w.nursing.ID, "f.csv", c.data)
+			_, err := w.svc.PreviewIntake(w.ctx, w.at(w.authoriser, w.nursing.ID), "f.csv", c.data)
 			if err == nil || errs.CodeOf(err) != errs.Invalid || !strings.Contains(errs.As(err).Message, c.want) {
 				t.Errorf("%s: %v, want invalid saying %q", c.name, err, c.want)
 			}
@@ -134,11 +136,11 @@ func BenchmarkIntake5000(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.StartTimer()
-			in, err := w.svc.PreviewIntake(w.ctx, w.authoriser, w.nursing.ID, "intake.csv", data)
+			in, err := w.svc.PreviewIntake(w.ctx, w.at(w.authoriser, w.nursing.ID), "intake.csv", data)
 			if err != nil || in.Ready != 5000 {
 				b.Fatalf("preview %v %v", in.Ready, err)
 			}
-			done, err := w.svc.ConfirmIntake(w.ctx, w.authoriser, w.nursing.ID, in.ID, true)
+			done, err := w.svc.ConfirmIntake(w.ctx, w.at(w.authoriser, w.nursing.ID), in.ID, true)
 			if err != nil || done.Created != 5000 {
 				b.Fatalf("confirm %v", err)
 			}

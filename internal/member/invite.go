@@ -59,22 +59,21 @@ func (s *Service) loadInvitation(ctx context.Context, q store.Querier, id string
 	return i, nil
 }
 
-// Invite creates an invitation to a site and e-mails its single-use link.
-// Callers: the site's authorisers. Errors: Unauthenticated, Forbidden,
-// NotFound, Invalid, Conflict (already a member or already invited; site
-// closed).
-func (s *Service) Invite(ctx context.Context, p *authz.Principal, siteID string, in InvitationInput) (*Invitation, error) {
-	pl, err := s.manage(ctx, p, siteID)
-	if err != nil {
+// Invite creates an invitation to the place's site and e-mails its
+// single-use link. Callers: the site's authorisers. Errors:
+// Unauthenticated, Forbidden, Invalid, Conflict (already a member or
+// already invited; site closed).
+func (s *Service) Invite(ctx context.Context, pl *Place, in InvitationInput) (*Invitation, error) {
+	if err := pl.manage(); err != nil {
 		return nil, err
 	}
 	if err := s.check(&in, pl.org); err != nil {
 		return nil, err
 	}
 	var id string
-	err = s.db.InTx(ctx, func(tx *store.Tx) error {
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		var err error
-		id, err = s.inviteTx(ctx, tx, p, pl, in, "")
+		id, err = s.inviteTx(ctx, tx, pl.by, pl, in, "")
 		return err
 	})
 	if err != nil {
@@ -157,7 +156,7 @@ func (s *Service) expireDueTx(ctx context.Context, tx *store.Tx, siteID string) 
 
 // inviteTx checks for duplicates, stores the invitation, queues its e-mail
 // and audits it. The input is already checked.
-func (s *Service) inviteTx(ctx context.Context, tx *store.Tx, p *authz.Principal, pl *place, in InvitationInput, intakeID string) (string, error) {
+func (s *Service) inviteTx(ctx context.Context, tx *store.Tx, p *authz.Principal, pl *Place, in InvitationInput, intakeID string) (string, error) {
 	if err := s.expireDueTx(ctx, tx, pl.site.ID); err != nil {
 		return "", err
 	}
@@ -175,7 +174,7 @@ func (s *Service) inviteTx(ctx context.Context, tx *store.Tx, p *authz.Principal
 // multi-row statements, with their audit events and e-mails. A duplicate
 // that slipped in since the check is refused by the open_key index, and the
 // caller's transaction fails whole.
-func (s *Service) insertInvitations(ctx context.Context, tx *store.Tx, p *authz.Principal, pl *place, ins []InvitationInput, intakeID string) ([]string, error) {
+func (s *Service) insertInvitations(ctx context.Context, tx *store.Tx, p *authz.Principal, pl *Place, ins []InvitationInput, intakeID string) ([]string, error) {
 	const cols = 21
 	const chunk = 40 // 840 parameters: below SQLite's and PostgreSQL's limits
 	now := s.clock.Now()
@@ -228,7 +227,7 @@ func (s *Service) insertInvitations(ctx context.Context, tx *store.Tx, p *authz.
 
 // invitationMail is the invitation e-mail. It carries the link, a secret,
 // so it is sensitive: its body is erased once sent.
-func (s *Service) invitationMail(p *authz.Principal, pl *place, id, name, email, token string, expires time.Time) notify.Message {
+func (s *Service) invitationMail(p *authz.Principal, pl *Place, id, name, email, token string, expires time.Time) notify.Message {
 	return notify.Message{To: email, Kind: KindInvitation, Sensitive: true, RelatedType: "invitation", RelatedID: id,
 		Data: map[string]string{
 			"Name": name, "InvitedBy": p.Name, "Site": pl.site.Name, "Organisation": pl.org.Name,
@@ -237,23 +236,23 @@ func (s *Service) invitationMail(p *authz.Principal, pl *place, id, name, email,
 }
 
 // mailInvitation queues the invitation e-mail.
-func (s *Service) mailInvitation(ctx context.Context, tx *store.Tx, p *authz.Principal, pl *place, id, name, email, token string, expires time.Time) error {
+func (s *Service) mailInvitation(ctx context.Context, tx *store.Tx, p *authz.Principal, pl *Place, id, name, email, token string, expires time.Time) error {
 	if _, err := s.outbox.Enqueue(ctx, tx, s.invitationMail(p, pl, id, name, email, token, expires)); err != nil {
 		return errs.Wrap(err, "queue invitation e-mail")
 	}
 	return nil
 }
 
-// Invitations lists a site's invitations, newest first: only those still
-// pending, or (all) the whole history including accepted, cancelled and
-// expired ones. Callers: the site's authorisers and programme
-// administrators. Errors: Unauthenticated, Forbidden, NotFound.
-func (s *Service) Invitations(ctx context.Context, p *authz.Principal, siteID string, all bool) ([]*Invitation, error) {
-	if _, err := s.read(ctx, p, siteID); err != nil {
+// Invitations lists the place's site's invitations, newest first: only
+// those still pending, or (all) the whole history including accepted,
+// cancelled and expired ones. Callers: the site's authorisers and programme
+// administrators (as Open). Errors: Unauthenticated.
+func (s *Service) Invitations(ctx context.Context, pl *Place, all bool) ([]*Invitation, error) {
+	if err := pl.read(); err != nil {
 		return nil, err
 	}
 	q := `SELECT ` + invitationColumns + invitationFrom + ` WHERE i.site_id = ?`
-	args := []any{siteID}
+	args := []any{pl.site.ID}
 	if !all {
 		q += ` AND i.status = 'pending' AND i.expires_at > ?`
 		args = append(args, s.clock.Now().UnixMicro())
@@ -274,47 +273,76 @@ func (s *Service) Invitations(ctx context.Context, p *authz.Principal, siteID st
 	return out, rows.Err()
 }
 
-// Invitation returns one invitation. Callers: as Invitations.
-func (s *Service) Invitation(ctx context.Context, p *authz.Principal, id string) (*Invitation, error) {
-	i, err := s.loadInvitation(ctx, s.db, id)
+// Invitation returns one invitation of the place's site. Callers: as
+// Invitations. Errors: Unauthenticated, NotFound (none, or another site's).
+func (s *Service) Invitation(ctx context.Context, pl *Place, id string) (*Invitation, error) {
+	if err := pl.read(); err != nil {
+		return nil, err
+	}
+	return s.siteInvitation(ctx, s.db, pl, id)
+}
+
+// siteInvitation loads an invitation of the place's site: another site's
+// reads as absent.
+func (s *Service) siteInvitation(ctx context.Context, q store.Querier, pl *Place, id string) (*Invitation, error) {
+	i, err := s.loadInvitation(ctx, q, id)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.read(ctx, p, i.SiteID); err != nil {
-		return nil, err
+	if i.SiteID != pl.site.ID {
+		return nil, errs.E(errs.NotFound, "There is no such invitation for this site")
 	}
 	return i, nil
 }
 
-// pending loads an invitation for a change by one of its site's
-// authorisers; it must still be pending. Errors: as manage, and Conflict
-// (accepted, cancelled or expired).
-func (s *Service) pending(ctx context.Context, tx *store.Tx, p *authz.Principal, id string) (*Invitation, *place, error) {
-	i, err := s.loadInvitation(ctx, tx, id)
+// OpenInvitation returns an invitation and opens its site (as Open), for
+// callers that name only the invitation (the API's /invitations/{id}).
+// Errors: as Open, NotFound.
+func (s *Service) OpenInvitation(ctx context.Context, p *authz.Principal, id string) (*Invitation, *Place, error) {
+	if p == nil {
+		return nil, nil, errs.E(errs.Unauthenticated, "Sign in to continue")
+	}
+	i, err := s.loadInvitation(ctx, s.db, id)
 	if err != nil {
 		return nil, nil, err
 	}
-	pl, err := s.manage(ctx, p, i.SiteID)
+	pl, err := s.Open(ctx, p, i.SiteID)
 	if err != nil {
 		return nil, nil, err
-	}
-	switch i.Status {
-	case InvitationAccepted:
-		return nil, nil, errs.E(errs.Conflict, "This invitation has already been accepted: %s is a member", i.Name())
-	case InvitationCancelled:
-		return nil, nil, errs.E(errs.Conflict, "This invitation was cancelled")
-	case InvitationExpired:
-		return nil, nil, errs.E(errs.Conflict, "This invitation expired on %s: invite %s again", i.ExpiresAt.In(london).Format("2 January 2006"), i.Name())
 	}
 	return i, pl, nil
 }
 
-// Resend e-mails a pending invitation again with a new link (the old link
-// stops working); the expiry stays the same. Callers: the site's
-// authorisers. Errors: as Invite, Conflict (no longer pending).
-func (s *Service) Resend(ctx context.Context, p *authz.Principal, id string) (*Invitation, error) {
+// pending loads an invitation of the place's site for a change by one of
+// its authorisers; it must still be pending. Errors: as manage, NotFound,
+// and Conflict (accepted, cancelled or expired).
+func (s *Service) pending(ctx context.Context, tx *store.Tx, pl *Place, id string) (*Invitation, error) {
+	if err := pl.manage(); err != nil {
+		return nil, err
+	}
+	i, err := s.siteInvitation(ctx, tx, pl, id)
+	if err != nil {
+		return nil, err
+	}
+	switch i.Status {
+	case InvitationAccepted:
+		return nil, errs.E(errs.Conflict, "This invitation has already been accepted: %s is a member", i.Name())
+	case InvitationCancelled:
+		return nil, errs.E(errs.Conflict, "This invitation was cancelled")
+	case InvitationExpired:
+		return nil, errs.E(errs.Conflict, "This invitation expired on %s: invite %s again", i.ExpiresAt.In(london).Format("2 January 2006"), i.Name())
+	}
+	return i, nil
+}
+
+// Resend e-mails a pending invitation of the place's site again with a new
+// link (the old link stops working); the expiry stays the same. Callers:
+// the site's authorisers. Errors: as Invite, NotFound, Conflict (no longer
+// pending).
+func (s *Service) Resend(ctx context.Context, pl *Place, id string) (*Invitation, error) {
+	p := pl.principal()
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		i, pl, err := s.pending(ctx, tx, p, id)
+		i, err := s.pending(ctx, tx, pl, id)
 		if err != nil {
 			return err
 		}
@@ -340,13 +368,14 @@ func (s *Service) Resend(ctx context.Context, p *authz.Principal, id string) (*I
 	return s.loadInvitation(ctx, s.db, id)
 }
 
-// UpdateInvitation corrects a pending invitation's details. A changed
-// e-mail address gets a new link (the old one stops working) sent to the
-// new address; the expiry stays the same. Callers: the site's authorisers.
-// Errors: as Invite, Conflict (no longer pending).
-func (s *Service) UpdateInvitation(ctx context.Context, p *authz.Principal, id string, in InvitationInput) (*Invitation, error) {
+// UpdateInvitation corrects the details of a pending invitation of the
+// place's site. A changed e-mail address gets a new link (the old one stops
+// working) sent to the new address; the expiry stays the same. Callers: the
+// site's authorisers. Errors: as Resend.
+func (s *Service) UpdateInvitation(ctx context.Context, pl *Place, id string, in InvitationInput) (*Invitation, error) {
+	p := pl.principal()
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		i, pl, err := s.pending(ctx, tx, p, id)
+		i, err := s.pending(ctx, tx, pl, id)
 		if err != nil {
 			return err
 		}
@@ -408,12 +437,13 @@ func diffInvitation(i *Invitation, in *InvitationInput) map[string]string {
 	return out
 }
 
-// CancelInvitation cancels a pending invitation: its link stops working at
-// once, and it stays in the history. Callers: the site's authorisers.
-// Errors: as Invite, Conflict (no longer pending).
-func (s *Service) CancelInvitation(ctx context.Context, p *authz.Principal, id string) (*Invitation, error) {
+// CancelInvitation cancels a pending invitation of the place's site: its
+// link stops working at once, and it stays in the history. Callers: the
+// site's authorisers. Errors: as Resend.
+func (s *Service) CancelInvitation(ctx context.Context, pl *Place, id string) (*Invitation, error) {
+	p := pl.principal()
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		i, _, err := s.pending(ctx, tx, p, id)
+		i, err := s.pending(ctx, tx, pl, id)
 		if err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/caregate/caregate/internal/audit"
 	"github.com/caregate/caregate/internal/auth"
+	"github.com/caregate/caregate/internal/authz"
 	"github.com/caregate/caregate/internal/errs"
 	"github.com/caregate/caregate/internal/member"
 )
@@ -55,12 +56,12 @@ func TestInviteAndAccept(t *testing.T) {
 		// The link is used up.
 		_, err = w.svc.Welcome(w.ctx, token)
 		wantCode(t, err, errs.Conflict, "already been accepted")
-		inv, _ := w.svc.Invitation(w.ctx, w.authoriser, i.ID)
+		inv, _ := w.svc.Invitation(w.ctx, w.at(w.authoriser, w.nursing.ID), i.ID)
 		if inv.Status != member.InvitationAccepted || inv.UserID != a.UserID {
 			t.Fatalf("accepted invitation %+v", inv)
 		}
 		// Now a member, they cannot be invited to the site again.
-		_, err = w.svc.Invite(w.ctx, w.authoriser, w.nursing.ID, input("nina.new@nhs.net"))
+		_, err = w.svc.Invite(w.ctx, w.at(w.authoriser, w.nursing.ID), input("nina.new@nhs.net"))
 		wantCode(t, err, errs.Conflict, "already a member")
 	})
 }
@@ -87,7 +88,7 @@ func TestInviteBadInput(t *testing.T) {
 		for _, c := range cases {
 			in := input("nina.new@nhs.net")
 			c.edit(&in)
-			_, err := w.svc.Invite(w.ctx, w.authoriser, w.nursing.ID, in)
+			_, err := w.svc.Invite(w.ctx, w.at(w.authoriser, w.nursing.ID), in)
 			wantCode(t, err, errs.Invalid, c.field)
 		}
 		if n := w.count(`SELECT COUNT(*) FROM invitations`); n != 0 {
@@ -96,13 +97,13 @@ func TestInviteBadInput(t *testing.T) {
 		// Today is an allowed finishing date.
 		in := input("nina.new@nhs.net")
 		in.FinishingDate = "2026-11-02"
-		if _, err := w.svc.Invite(w.ctx, w.authoriser, w.nursing.ID, in); err != nil {
+		if _, err := w.svc.Invite(w.ctx, w.at(w.authoriser, w.nursing.ID), in); err != nil {
 			t.Fatal(err)
 		}
-		_, err := w.svc.Invite(w.ctx, w.authoriser, w.nursing.ID, input("Nina.New@nhs.net"))
+		_, err := w.svc.Invite(w.ctx, w.at(w.authoriser, w.nursing.ID), input("Nina.New@nhs.net"))
 		wantCode(t, err, errs.Conflict, "already been invited")
 		// Another site may invite the same person.
-		if _, err := w.svc.Invite(w.ctx, w.other, w.mentalHealth.ID, input("nina.new@nhs.net")); err != nil {
+		if _, err := w.svc.Invite(w.ctx, w.at(w.other, w.mentalHealth.ID), input("nina.new@nhs.net")); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -111,29 +112,52 @@ func TestInviteBadInput(t *testing.T) {
 func TestInvitationPermissions(t *testing.T) {
 	each(t, func(t *testing.T, w *world) {
 		i := w.invite(w.authoriser, w.nursing, "nina.new@nhs.net")
-		// Another site's authoriser, an administrator and an outsider may not act.
-		_, err := w.svc.Invite(w.ctx, w.other, w.nursing.ID, input("x.y@nhs.net"))
-		wantCode(t, err, errs.Forbidden, "")
-		_, err = w.svc.Invite(w.ctx, w.admin, w.nursing.ID, input("x.y@nhs.net"))
-		wantCode(t, err, errs.Forbidden, "")
-		_, err = w.svc.Invite(w.ctx, nil, w.nursing.ID, input("x.y@nhs.net"))
+		// Another site's authoriser and an outsider may not open the site,
+		// nor reach its invitation by its id; nobody signed in may not either.
+		for _, p := range []*authz.Principal{w.other, w.outsider} {
+			_, err := w.svc.Open(w.ctx, p, w.nursing.ID)
+			wantCode(t, err, errs.Forbidden, "")
+			_, _, err = w.svc.OpenInvitation(w.ctx, p, i.ID)
+			wantCode(t, err, errs.Forbidden, "")
+		}
+		_, err := w.svc.Open(w.ctx, nil, w.nursing.ID)
 		wantCode(t, err, errs.Unauthenticated, "")
-		_, err = w.svc.Resend(w.ctx, w.other, i.ID)
-		wantCode(t, err, errs.Forbidden, "")
-		_, err = w.svc.CancelInvitation(w.ctx, w.outsider, i.ID)
-		wantCode(t, err, errs.Forbidden, "")
-		_, err = w.svc.UpdateInvitation(w.ctx, w.other, i.ID, input("nina.new@nhs.net"))
-		wantCode(t, err, errs.Forbidden, "")
-		_, err = w.svc.Invitations(w.ctx, w.other, w.nursing.ID, true)
-		wantCode(t, err, errs.Forbidden, "")
-		_, err = w.svc.Invitations(w.ctx, w.outsider, w.nursing.ID, false)
-		wantCode(t, err, errs.Forbidden, "")
-		// Administrators may read.
-		if l, err := w.svc.Invitations(w.ctx, w.admin, w.nursing.ID, false); err != nil || len(l) != 1 {
+		// changes tries every change of the invitation through a place.
+		changes := func(pl *member.Place, want errs.Code) {
+			t.Helper()
+			_, err := w.svc.Resend(w.ctx, pl, i.ID)
+			wantCode(t, err, want, "")
+			_, err = w.svc.CancelInvitation(w.ctx, pl, i.ID)
+			wantCode(t, err, want, "")
+			_, err = w.svc.UpdateInvitation(w.ctx, pl, i.ID, input("nina.new@nhs.net"))
+			wantCode(t, err, want, "")
+		}
+		// Through their own site, another site's invitation reads as absent.
+		mine := w.at(w.other, w.mentalHealth.ID)
+		changes(mine, errs.NotFound)
+		_, err = w.svc.Invitation(w.ctx, mine, i.ID)
+		wantCode(t, err, errs.NotFound, "")
+		// Administrators may read, but not act.
+		admin := w.at(w.admin, w.nursing.ID)
+		if admin.CanManage() {
+			t.Fatal("an administrator may manage the site")
+		}
+		if l, err := w.svc.Invitations(w.ctx, admin, false); err != nil || len(l) != 1 {
 			t.Fatalf("admin reads %d %v", len(l), err)
 		}
-		_, err = w.svc.Invitation(w.ctx, w.authoriser, "nope")
+		_, err = w.svc.Invite(w.ctx, admin, input("x.y@nhs.net"))
+		wantCode(t, err, errs.Forbidden, "")
+		changes(admin, errs.Forbidden)
+		// A place not opened by Open is refused.
+		_, err = w.svc.Invite(w.ctx, &member.Place{}, input("x.y@nhs.net"))
+		wantCode(t, err, errs.Unauthenticated, "")
+		_, err = w.svc.Invitations(w.ctx, nil, false)
+		wantCode(t, err, errs.Unauthenticated, "")
+		_, err = w.svc.Invitation(w.ctx, w.at(w.authoriser, w.nursing.ID), "nope")
 		wantCode(t, err, errs.NotFound, "")
+		if got, pl, err := w.svc.OpenInvitation(w.ctx, w.admin, i.ID); err != nil || got.ID != i.ID || pl.Site().ID != w.nursing.ID || pl.Org().ID != w.riverside.ID {
+			t.Fatalf("open invitation %+v %v", got, err)
+		}
 	})
 }
 
@@ -142,7 +166,7 @@ func TestResendEditCancel(t *testing.T) {
 		i := w.invite(w.authoriser, w.nursing, "nina.new@nhs.net")
 		first := w.link("nina.new@nhs.net")
 		w.clock.Advance(10 * 24 * time.Hour)
-		r, err := w.svc.Resend(w.ctx, w.authoriser, i.ID)
+		r, err := w.svc.Resend(w.ctx, w.at(w.authoriser, w.nursing.ID), i.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -161,7 +185,7 @@ func TestResendEditCancel(t *testing.T) {
 		// Editing the address sends a new link to the new address only.
 		in := input("nina.newman@nhs.net")
 		in.JobTitle = "Senior District Nurse"
-		e, err := w.svc.UpdateInvitation(w.ctx, w.authoriser, i.ID, in)
+		e, err := w.svc.UpdateInvitation(w.ctx, w.at(w.authoriser, w.nursing.ID), i.ID, in)
 		if err != nil || e.Email != "nina.newman@nhs.net" || e.JobTitle != "Senior District Nurse" || !e.ExpiresAt.Equal(i.ExpiresAt) {
 			t.Fatalf("edit %+v %v", e, err)
 		}
@@ -170,9 +194,9 @@ func TestResendEditCancel(t *testing.T) {
 		third := w.link("nina.newman@nhs.net")
 		// Bad input on edit changes nothing.
 		bad := input("nina@gmail.com")
-		_, err = w.svc.UpdateInvitation(w.ctx, w.authoriser, i.ID, bad)
+		_, err = w.svc.UpdateInvitation(w.ctx, w.at(w.authoriser, w.nursing.ID), i.ID, bad)
 		wantCode(t, err, errs.Invalid, "allowed domains")
-		c, err := w.svc.CancelInvitation(w.ctx, w.authoriser, i.ID)
+		c, err := w.svc.CancelInvitation(w.ctx, w.at(w.authoriser, w.nursing.ID), i.ID)
 		if err != nil || c.Status != member.InvitationCancelled || c.ClosedBy != w.authoriser.UserID {
 			t.Fatalf("cancel %+v %v", c, err)
 		}
@@ -180,11 +204,11 @@ func TestResendEditCancel(t *testing.T) {
 		wantCode(t, err, errs.Conflict, "cancelled")
 		_, err = w.svc.Accept(w.ctx, audit.Who{}, third, password, password)
 		wantCode(t, err, errs.Conflict, "cancelled")
-		_, err = w.svc.Resend(w.ctx, w.authoriser, i.ID)
+		_, err = w.svc.Resend(w.ctx, w.at(w.authoriser, w.nursing.ID), i.ID)
 		wantCode(t, err, errs.Conflict, "cancelled")
 		// It stays in the history, and no longer blocks a new invitation.
-		pending, _ := w.svc.Invitations(w.ctx, w.authoriser, w.nursing.ID, false)
-		all, _ := w.svc.Invitations(w.ctx, w.authoriser, w.nursing.ID, true)
+		pending, _ := w.svc.Invitations(w.ctx, w.at(w.authoriser, w.nursing.ID), false)
+		all, _ := w.svc.Invitations(w.ctx, w.at(w.authoriser, w.nursing.ID), true)
 		if len(pending) != 0 || len(all) != 1 {
 			t.Fatalf("pending %d, history %d", len(pending), len(all))
 		}
@@ -205,10 +229,10 @@ func TestInvitationExpiresAtThirtyDays(t *testing.T) {
 		wantCode(t, err, errs.Conflict, "expired on 2 December 2026")
 		_, err = w.svc.Accept(w.ctx, audit.Who{}, token, password, password)
 		wantCode(t, err, errs.Conflict, "Ask your site authoriser to invite you again")
-		_, err = w.svc.Resend(w.ctx, w.authoriser, i.ID)
+		_, err = w.svc.Resend(w.ctx, w.at(w.authoriser, w.nursing.ID), i.ID)
 		wantCode(t, err, errs.Conflict, "expired")
-		pending, _ := w.svc.Invitations(w.ctx, w.authoriser, w.nursing.ID, false)
-		all, _ := w.svc.Invitations(w.ctx, w.authoriser, w.nursing.ID, true)
+		pending, _ := w.svc.Invitations(w.ctx, w.at(w.authoriser, w.nursing.ID), false)
+		all, _ := w.svc.Invitations(w.ctx, w.at(w.authoriser, w.nursing.ID), true)
 		if len(pending) != 0 || len(all) != 1 || all[0].Status != member.InvitationExpired {
 			t.Fatalf("pending %d, history %+v", len(pending), all)
 		}
@@ -246,25 +270,25 @@ func TestReinviteAfterExpiryBeforeTheSweep(t *testing.T) {
 		first := w.invite(w.authoriser, w.nursing, "nina.new@nhs.net")
 		w.invite(w.authoriser, w.nursing, "doc0.tor@nhs.net")
 		w.clock.Advance(30*24*time.Hour + time.Minute)
-		again, err := w.svc.Invite(w.ctx, w.authoriser, w.nursing.ID, input("nina.new@nhs.net"))
+		again, err := w.svc.Invite(w.ctx, w.at(w.authoriser, w.nursing.ID), input("nina.new@nhs.net"))
 		if err != nil {
 			t.Fatalf("invite again after expiry: %v", err)
 		}
 		if again.ID == first.ID || again.Status != member.InvitationPending {
 			t.Fatalf("second invitation %+v", again)
 		}
-		old, _ := w.svc.Invitation(w.ctx, w.authoriser, first.ID)
+		old, _ := w.svc.Invitation(w.ctx, w.at(w.authoriser, w.nursing.ID), first.ID)
 		if old.Status != member.InvitationExpired {
 			t.Fatalf("first invitation %+v", old)
 		}
 		if n := w.count(`SELECT COUNT(*) FROM audit_events WHERE action = 'invitation.expire' AND actor_id = 'system' AND object_id = ?`, first.ID); n != 1 {
 			t.Fatalf("%d expiry events", n)
 		}
-		in, err := w.svc.PreviewIntake(w.ctx, w.authoriser, w.nursing.ID, "f.csv", intakeFile(1))
+		in, err := w.svc.PreviewIntake(w.ctx, w.at(w.authoriser, w.nursing.ID), "f.csv", intakeFile(1))
 		if err != nil || in.Ready != 1 {
 			t.Fatalf("preview after expiry %+v %v", in, err)
 		}
-		if done, err := w.svc.ConfirmIntake(w.ctx, w.authoriser, w.nursing.ID, in.ID, true); err != nil || done.Created != 1 {
+		if done, err := w.svc.ConfirmIntake(w.ctx, w.at(w.authoriser, w.nursing.ID), in.ID, true); err != nil || done.Created != 1 {
 			t.Fatalf("confirm after expiry %+v %v", done, err)
 		}
 	})

@@ -17,7 +17,8 @@ import (
 const memberColumns = `m.id, m.site_id, m.user_id, u.given_name, u.family_name, u.email, m.phone, m.job_title, m.job_category, m.record_role,
 	m.finishing_date, m.leaving_date, m.status, m.status_reason, m.joined_at, m.ended_at,
 	EXISTS (SELECT 1 FROM site_authorisers sa WHERE sa.site_id = m.site_id AND sa.user_id = m.user_id),
-	COALESCE((SELECT ra.status FROM record_accounts ra WHERE ra.user_id = m.user_id), '')`
+	COALESCE((SELECT ra.status FROM record_accounts ra WHERE ra.user_id = m.user_id), ''),
+	COALESCE((SELECT ra.organisation_id FROM record_accounts ra WHERE ra.user_id = m.user_id), '')`
 
 const memberFrom = ` FROM memberships m JOIN users u ON u.id = m.user_id`
 
@@ -26,7 +27,7 @@ func scanMember(row interface{ Scan(...any) error }) (*Member, error) {
 	var joined, ended int64
 	var isAuth any
 	if err := row.Scan(&m.ID, &m.SiteID, &m.UserID, &m.GivenName, &m.FamilyName, &m.Email, &m.Phone, &m.JobTitle, &m.JobCategory, &m.RecordRole,
-		&m.FinishingDate, &m.LeavingDate, &m.Status, &m.StatusReason, &joined, &ended, &isAuth, &m.AccountStatus); err != nil {
+		&m.FinishingDate, &m.LeavingDate, &m.Status, &m.StatusReason, &joined, &ended, &isAuth, &m.AccountStatus, &m.accountOrg); err != nil {
 		return nil, err
 	}
 	m.JoinedAt = micros(joined)
@@ -43,16 +44,16 @@ func scanMember(row interface{ Scan(...any) error }) (*Member, error) {
 	return &m, nil
 }
 
-// Members lists a site's current (active) members by name, with their
-// training progress as completed / assigned and a mark on its authorisers.
-// Callers: the site's authorisers and programme administrators.
-// Errors: Unauthenticated, Forbidden, NotFound.
-func (s *Service) Members(ctx context.Context, p *authz.Principal, siteID string) ([]*Member, error) {
-	out, err := s.list(ctx, p, siteID, `m.status = 'active'`)
+// Members lists the place's site's current (active) members by name, with
+// their training progress as completed / assigned and a mark on its
+// authorisers. Callers: the site's authorisers and programme administrators
+// (as Open). Errors: Unauthenticated.
+func (s *Service) Members(ctx context.Context, pl *Place) ([]*Member, error) {
+	out, err := s.list(ctx, pl, `m.status = 'active'`)
 	if err != nil {
 		return nil, err
 	}
-	progress, err := s.training.SiteProgress(ctx, p, siteID)
+	progress, err := s.training.SiteProgress(ctx, pl.by, pl.site.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -68,16 +69,17 @@ func (s *Service) Members(ctx context.Context, p *authz.Principal, siteID string
 	return out, nil
 }
 
-// History lists every membership a site has had, including deactivated and
-// deleted ones, most recent first. Callers: as Members.
-func (s *Service) History(ctx context.Context, p *authz.Principal, siteID string) ([]*Member, error) {
-	return s.list(ctx, p, siteID, "")
+// History lists every membership the place's site has had, including
+// deactivated and deleted ones, most recent first. Callers: as Members.
+func (s *Service) History(ctx context.Context, pl *Place) ([]*Member, error) {
+	return s.list(ctx, pl, "")
 }
 
-func (s *Service) list(ctx context.Context, p *authz.Principal, siteID, cond string) ([]*Member, error) {
-	if _, err := s.read(ctx, p, siteID); err != nil {
+func (s *Service) list(ctx context.Context, pl *Place, cond string) ([]*Member, error) {
+	if err := pl.read(); err != nil {
 		return nil, err
 	}
+	siteID := pl.site.ID
 	q := `SELECT ` + memberColumns + memberFrom + ` WHERE m.site_id = ?`
 	order := ` ORDER BY m.joined_at DESC, m.id`
 	if cond != "" {
@@ -100,13 +102,13 @@ func (s *Service) list(ctx context.Context, p *authz.Principal, siteID, cond str
 	return out, rows.Err()
 }
 
-// Member returns one membership of a site. Callers: as Members.
+// Member returns one membership of the place's site. Callers: as Members.
 // Errors: as Members, NotFound (not a membership of this site).
-func (s *Service) Member(ctx context.Context, p *authz.Principal, siteID, id string) (*Member, error) {
-	if _, err := s.read(ctx, p, siteID); err != nil {
+func (s *Service) Member(ctx context.Context, pl *Place, id string) (*Member, error) {
+	if err := pl.read(); err != nil {
 		return nil, err
 	}
-	return s.loadMember(ctx, s.db, siteID, id)
+	return s.loadMember(ctx, s.db, pl.site.ID, id)
 }
 
 func (s *Service) loadMember(ctx context.Context, q store.Querier, siteID, id string) (*Member, error) {
@@ -121,21 +123,20 @@ func (s *Service) loadMember(ctx context.Context, q store.Querier, siteID, id st
 	return m, nil
 }
 
-// acting loads a membership for an action by one of its site's
-// authorisers; a removed member can no longer be changed.
-func (s *Service) acting(ctx context.Context, tx *store.Tx, p *authz.Principal, siteID, id string) (*place, *Member, error) {
-	pl, err := s.manage(ctx, p, siteID)
-	if err != nil {
-		return nil, nil, err
+// acting loads a membership of the place's site for an action by one of
+// its authorisers; a removed member can no longer be changed.
+func (s *Service) acting(ctx context.Context, tx *store.Tx, pl *Place, id string) (*Member, error) {
+	if err := pl.manage(); err != nil {
+		return nil, err
 	}
-	m, err := s.loadMember(ctx, tx, siteID, id)
+	m, err := s.loadMember(ctx, tx, pl.site.ID, id)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if m.Status == MembershipDeleted {
-		return nil, nil, errs.E(errs.Conflict, "%s was removed from this site: invite them again if they return", m.Name())
+		return nil, errs.E(errs.Conflict, "%s was removed from this site: invite them again if they return", m.Name())
 	}
-	return pl, m, nil
+	return m, nil
 }
 
 // otherActive reports whether the person has another active membership in
@@ -169,11 +170,18 @@ func (s *Service) request(ctx context.Context, tx *store.Tx, p *authz.Principal,
 	return r, nil
 }
 
-// withdraw cancels the person's open new-user request (raised when their
-// training was complete), so that the back office does not set up an
-// account for someone no longer at the site.
-func (s *Service) withdraw(ctx context.Context, tx *store.Tx, p *authz.Principal, m *Member, reason string, out *Outcome) error {
-	r, err := s.access.WithdrawNewUserTx(ctx, tx, p, m.Email, reason)
+// heldElsewhere reports whether the member has a record account (not
+// deleted) held for another organisation than orgID: they joined a site of
+// it since, and their record access is now that organisation's to end.
+func heldElsewhere(m *Member, orgID string) bool {
+	return m.AccountStatus != "" && m.AccountStatus != access.AccountDeleted && m.accountOrg != orgID
+}
+
+// withdraw cancels the person's open new-user request for the site's
+// organisation (raised when their training was complete), so that the back
+// office does not set up an account for someone no longer at the site.
+func (s *Service) withdraw(ctx context.Context, tx *store.Tx, p *authz.Principal, pl *Place, m *Member, reason string, out *Outcome) error {
+	r, err := s.access.WithdrawNewUserTx(ctx, tx, p, m.Email, pl.org.ID, reason)
 	if err != nil {
 		if e := errs.As(err); e.Code == errs.Conflict {
 			return errs.E(errs.Conflict, "Nothing was changed: %s Ask the back office to stop setting up their account.", e.Message)
@@ -205,15 +213,17 @@ func (s *Service) end(ctx context.Context, tx *store.Tx, p *authz.Principal, m *
 	return s.log.Record(ctx, tx, audit.New(p.Who(), action, "membership", m.ID, audit.Success, d))
 }
 
-// Deactivate deactivates a member (maternity leave, long-term sickness,
-// other) and raises a deactivation request so the back office deactivates
-// their record account; someone who stays an active member of another site
-// of the organisation keeps their record access. A deactivated member can
+// Deactivate deactivates a member of the place's site (maternity leave,
+// long-term sickness, other) and raises a deactivation request so the back
+// office deactivates their record account; someone who stays an active
+// member of another site of the organisation, or whose account is held for
+// another organisation, keeps their record access. A deactivated member can
 // still sign in to the portal and train. Callers: the site's authorisers.
-// Errors: as Members, Invalid (reason), Conflict (not active, or a request
-// that cannot be raised).
-func (s *Service) Deactivate(ctx context.Context, p *authz.Principal, siteID, id, reason, notes string) (*Outcome, error) {
-	return s.change(ctx, p, siteID, id, func(tx *store.Tx, pl *place, m *Member, out *Outcome) error {
+// Errors: Unauthenticated, Forbidden (not one of its authorisers), NotFound
+// (not its member), Invalid (reason), Conflict (site closed, not active, or
+// a request that cannot be raised).
+func (s *Service) Deactivate(ctx context.Context, pl *Place, id, reason, notes string) (*Outcome, error) {
+	return s.change(ctx, pl, id, func(tx *store.Tx, p *authz.Principal, m *Member, out *Outcome) error {
 		if !slices.Contains(DeactivationReasons, reason) {
 			return &errs.Error{Code: errs.Invalid, Message: "Choose why they are being deactivated",
 				Fields: []errs.FieldError{{Field: "reason", Message: "Choose why they are being deactivated: maternity leave, long-term sickness or other"}}}
@@ -237,8 +247,12 @@ func (s *Service) Deactivate(ctx context.Context, p *authz.Principal, siteID, id
 			}
 			return err
 		}
+		if heldElsewhere(m, pl.org.ID) {
+			out.Message += " Their record account is now held for another organisation they have joined, so it is not changed."
+			return nil
+		}
 		if m.AccountStatus != access.AccountActive && m.AccountStatus != access.AccountPending {
-			return s.withdraw(ctx, tx, p, m, "Deactivated by their site authoriser before the account was set up", out)
+			return s.withdraw(ctx, tx, p, pl, m, "Deactivated by their site authoriser before the account was set up", out)
 		}
 		r, err := s.request(ctx, tx, p, m, access.Input{Type: access.TypeDeactivation, Reason: reason, Notes: notes})
 		if err != nil {
@@ -255,8 +269,8 @@ func (s *Service) Deactivate(ctx context.Context, p *authz.Principal, siteID, id
 // an active member of another site of the organisation. The membership
 // stays in the history. Callers: the site's authorisers. Errors: as
 // Deactivate, Invalid (leaving date).
-func (s *Service) Remove(ctx context.Context, p *authz.Principal, siteID, id, leaving, notes string) (*Outcome, error) {
-	return s.change(ctx, p, siteID, id, func(tx *store.Tx, pl *place, m *Member, out *Outcome) error {
+func (s *Service) Remove(ctx context.Context, pl *Place, id, leaving, notes string) (*Outcome, error) {
+	return s.change(ctx, pl, id, func(tx *store.Tx, p *authz.Principal, m *Member, out *Outcome) error {
 		var v errs.Validation
 		leaving = strings.TrimSpace(leaving)
 		if leaving == "" {
@@ -279,8 +293,12 @@ func (s *Service) Remove(ctx context.Context, p *authz.Principal, siteID, id, le
 			}
 			return err
 		}
+		if heldElsewhere(m, pl.org.ID) {
+			out.Message += " Their record account is now held for another organisation they have joined, so it is not removed."
+			return nil
+		}
 		if m.AccountStatus == "" || m.AccountStatus == access.AccountDeleted {
-			return s.withdraw(ctx, tx, p, m, "Removed by their site authoriser (a leaver) before the account was set up", out)
+			return s.withdraw(ctx, tx, p, pl, m, "Removed by their site authoriser (a leaver) before the account was set up", out)
 		}
 		r, err := s.request(ctx, tx, p, m, access.Input{Type: access.TypeDeletion, Reason: access.ReasonLeaver, LeavingDate: leaving, Notes: notes})
 		if err != nil {
@@ -309,8 +327,8 @@ type Attestations struct {
 // record account has their access requested if their training is complete.
 // Callers: the site's authorisers. Errors: as Deactivate, Invalid
 // (attestations), Conflict (not deactivated).
-func (s *Service) Reactivate(ctx context.Context, p *authz.Principal, siteID, id string, at Attestations) (*Outcome, error) {
-	return s.change(ctx, p, siteID, id, func(tx *store.Tx, pl *place, m *Member, out *Outcome) error {
+func (s *Service) Reactivate(ctx context.Context, pl *Place, id string, at Attestations) (*Outcome, error) {
+	return s.change(ctx, pl, id, func(tx *store.Tx, p *authz.Principal, m *Member, out *Outcome) error {
 		// A member is reactivated when their membership was deactivated, or
 		// when a rule (inactivity, finishing date) deactivated their record
 		// account while the membership stayed.
@@ -359,7 +377,7 @@ func (s *Service) Reactivate(ctx context.Context, p *authz.Principal, siteID, id
 			out.RequestID, out.RequestRef = r.ID, r.Ref
 			out.Message += " Request " + r.Ref + " asks the back office to reactivate their record account."
 		case "", access.AccountDeleted:
-			g, err := s.training.RaiseIfReadyTx(ctx, tx, m.UserID)
+			g, err := s.training.RaiseIfReadyTx(ctx, tx, m.UserID, m.ID)
 			if err != nil {
 				return err
 			}
@@ -372,21 +390,21 @@ func (s *Service) Reactivate(ctx context.Context, p *authz.Principal, siteID, id
 	})
 }
 
-// change runs a member action in one transaction and returns the member as
-// it is afterwards.
-func (s *Service) change(ctx context.Context, p *authz.Principal, siteID, id string, fn func(*store.Tx, *place, *Member, *Outcome) error) (*Outcome, error) {
+// change runs a member action of whoever opened the place in one
+// transaction and returns the member as it is afterwards.
+func (s *Service) change(ctx context.Context, pl *Place, id string, fn func(*store.Tx, *authz.Principal, *Member, *Outcome) error) (*Outcome, error) {
 	out := &Outcome{}
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		pl, m, err := s.acting(ctx, tx, p, siteID, id)
+		m, err := s.acting(ctx, tx, pl, id)
 		if err != nil {
 			return err
 		}
-		return fn(tx, pl, m, out)
+		return fn(tx, pl.by, m, out)
 	})
 	if err != nil {
 		return nil, err
 	}
-	if out.Member, err = s.loadMember(ctx, s.db, siteID, id); err != nil {
+	if out.Member, err = s.loadMember(ctx, s.db, pl.site.ID, id); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -399,8 +417,8 @@ func (s *Service) change(ctx context.Context, p *authz.Principal, siteID, id str
 // updated too; the address changes when the back office completes it. For
 // someone without a record account it changes at once. Callers: the site's
 // authorisers. Errors: as Deactivate, Invalid, Conflict (address in use).
-func (s *Service) UpdateMember(ctx context.Context, p *authz.Principal, siteID, id string, e MemberEdit) (*Outcome, error) {
-	return s.change(ctx, p, siteID, id, func(tx *store.Tx, pl *place, m *Member, out *Outcome) error {
+func (s *Service) UpdateMember(ctx context.Context, pl *Place, id string, e MemberEdit) (*Outcome, error) {
+	return s.change(ctx, pl, id, func(tx *store.Tx, p *authz.Principal, m *Member, out *Outcome) error {
 		var v errs.Validation
 		given := v.Text("given_name", "Forename", orDefault(e.GivenName, m.GivenName), true, 100)
 		family := v.Text("family_name", "Surname", orDefault(e.FamilyName, m.FamilyName), true, 100)

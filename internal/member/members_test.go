@@ -25,7 +25,7 @@ func TestMembersListWithTrainingAndAuthoriserMark(t *testing.T) {
 	each(t, func(t *testing.T, w *world) {
 		w.join(w.authoriser, w.nursing, "nina.new@nhs.net")
 		w.join(w.authoriser, w.nursing, "adam.able@nhs.net")
-		ms, err := w.svc.Members(w.ctx, w.authoriser, w.nursing.ID)
+		ms, err := w.svc.Members(w.ctx, w.at(w.authoriser, w.nursing.ID))
 		if err != nil || len(ms) != 2 || ms[0].Email != "nina.new@nhs.net" && ms[0].Email != "adam.able@nhs.net" {
 			t.Fatalf("members %+v %v", ms, err)
 		}
@@ -34,8 +34,11 @@ func TestMembersListWithTrainingAndAuthoriserMark(t *testing.T) {
 				t.Fatalf("member %+v", m)
 			}
 		}
-		_, err = w.svc.Members(w.ctx, w.other, w.nursing.ID)
+		_, err = w.svc.Open(w.ctx, w.other, w.nursing.ID)
 		wantCode(t, err, errs.Forbidden, "")
+		if ms, err := w.svc.Members(w.ctx, w.at(w.admin, w.nursing.ID)); err != nil || len(ms) != 2 {
+			t.Fatalf("administrator reads %d members: %v", len(ms), err)
+		}
 	})
 }
 
@@ -45,16 +48,18 @@ func TestDeactivateRemoveReactivate(t *testing.T) {
 		w.grant(m.UserID, w.riverside.ID, access.AccountActive)
 
 		// Bad reason changes nothing.
-		_, err := w.svc.Deactivate(w.ctx, w.authoriser, w.nursing.ID, m.ID, "holiday", "")
+		_, err := w.svc.Deactivate(w.ctx, w.at(w.authoriser, w.nursing.ID), m.ID, "holiday", "")
 		wantCode(t, err, errs.Invalid, "maternity leave")
-		// Another site's authoriser cannot act on this member, nor through
-		// their own site.
-		_, err = w.svc.Deactivate(w.ctx, w.other, w.nursing.ID, m.ID, "maternity_leave", "")
+		// Another site's authoriser cannot open the site, nor act on this
+		// member through their own; an administrator reads but does not act.
+		_, err = w.svc.Open(w.ctx, w.other, w.nursing.ID)
 		wantCode(t, err, errs.Forbidden, "")
-		_, err = w.svc.Deactivate(w.ctx, w.other, w.mentalHealth.ID, m.ID, "maternity_leave", "")
+		_, err = w.svc.Deactivate(w.ctx, w.at(w.admin, w.nursing.ID), m.ID, "maternity_leave", "")
+		wantCode(t, err, errs.Forbidden, "")
+		_, err = w.svc.Deactivate(w.ctx, w.at(w.other, w.mentalHealth.ID), m.ID, "maternity_leave", "")
 		wantCode(t, err, errs.NotFound, "not a member of this site")
 
-		out, err := w.svc.Deactivate(w.ctx, w.authoriser, w.nursing.ID, m.ID, "maternity_leave", "")
+		out, err := w.svc.Deactivate(w.ctx, w.at(w.authoriser, w.nursing.ID), m.ID, "maternity_leave", "")
 		if err != nil || out.Member.Status != member.MembershipDeactivated || out.RequestRef == "" {
 			t.Fatalf("deactivate %+v %v", out, err)
 		}
@@ -62,10 +67,10 @@ func TestDeactivateRemoveReactivate(t *testing.T) {
 		if r.Type != access.TypeDeactivation || r.Reason != "maternity_leave" || r.SubjectUserID != m.UserID || r.SubmittedBy != w.authoriser.UserID {
 			t.Fatalf("request %+v", r)
 		}
-		_, err = w.svc.Deactivate(w.ctx, w.authoriser, w.nursing.ID, m.ID, "other", "again")
+		_, err = w.svc.Deactivate(w.ctx, w.at(w.authoriser, w.nursing.ID), m.ID, "other", "again")
 		wantCode(t, err, errs.Conflict, "already deactivated")
 		// Deactivated members are not current members, but are in the history.
-		if ms, _ := w.svc.Members(w.ctx, w.authoriser, w.nursing.ID); len(ms) != 0 {
+		if ms, _ := w.svc.Members(w.ctx, w.at(w.authoriser, w.nursing.ID)); len(ms) != 0 {
 			t.Fatalf("%d current members", len(ms))
 		}
 		// The back office completes the deactivation.
@@ -78,21 +83,21 @@ func TestDeactivateRemoveReactivate(t *testing.T) {
 		}
 		// Reactivation needs the confirmations, then raises a reactivation
 		// request: no retraining.
-		_, err = w.svc.Reactivate(w.ctx, w.authoriser, w.nursing.ID, m.ID, member.Attestations{DirectCare: true})
+		_, err = w.svc.Reactivate(w.ctx, w.at(w.authoriser, w.nursing.ID), m.ID, member.Attestations{DirectCare: true})
 		wantCode(t, err, errs.Invalid, "")
-		out, err = w.svc.Reactivate(w.ctx, w.authoriser, w.nursing.ID, m.ID, attest)
+		out, err = w.svc.Reactivate(w.ctx, w.at(w.authoriser, w.nursing.ID), m.ID, attest)
 		if err != nil || out.Member.Status != member.MembershipActive || out.RequestID == "" {
 			t.Fatalf("reactivate %+v %v", out, err)
 		}
 		if r := w.request(out.RequestID); r.Type != access.TypeReactivation || r.State != access.StateValidated {
 			t.Fatalf("reactivation request %+v", r)
 		}
-		_, err = w.svc.Reactivate(w.ctx, w.authoriser, w.nursing.ID, m.ID, attest)
+		_, err = w.svc.Reactivate(w.ctx, w.at(w.authoriser, w.nursing.ID), m.ID, attest)
 		wantCode(t, err, errs.Conflict, "not deactivated")
 
 		// Removing a leaver while a request is open for them is refused
 		// whole: the membership is unchanged.
-		_, err = w.svc.Remove(w.ctx, w.authoriser, w.nursing.ID, m.ID, "2026-11-30", "")
+		_, err = w.svc.Remove(w.ctx, w.at(w.authoriser, w.nursing.ID), m.ID, "2026-11-30", "")
 		wantCode(t, err, errs.Conflict, "nothing was changed")
 		if got := w.membership(w.nursing, m.UserID); got.Status != member.MembershipActive {
 			t.Fatalf("half-done removal: %+v", got)
@@ -104,11 +109,11 @@ func TestRemoveLeaver(t *testing.T) {
 	each(t, func(t *testing.T, w *world) {
 		m := w.join(w.authoriser, w.nursing, "nina.new@nhs.net")
 		w.grant(m.UserID, w.riverside.ID, access.AccountActive)
-		_, err := w.svc.Remove(w.ctx, w.authoriser, w.nursing.ID, m.ID, "", "")
+		_, err := w.svc.Remove(w.ctx, w.at(w.authoriser, w.nursing.ID), m.ID, "", "")
 		wantCode(t, err, errs.Invalid, "leaving")
-		_, err = w.svc.Remove(w.ctx, w.authoriser, w.nursing.ID, m.ID, "30/11/2026", "")
+		_, err = w.svc.Remove(w.ctx, w.at(w.authoriser, w.nursing.ID), m.ID, "30/11/2026", "")
 		wantCode(t, err, errs.Invalid, "real date")
-		out, err := w.svc.Remove(w.ctx, w.authoriser, w.nursing.ID, m.ID, "2026-11-30", "Moved to Leeds")
+		out, err := w.svc.Remove(w.ctx, w.at(w.authoriser, w.nursing.ID), m.ID, "2026-11-30", "Moved to Leeds")
 		if err != nil || out.Member.Status != member.MembershipDeleted || out.Member.LeavingDate != "2026-11-30" {
 			t.Fatalf("remove %+v %v", out, err)
 		}
@@ -116,13 +121,13 @@ func TestRemoveLeaver(t *testing.T) {
 			t.Fatalf("deletion request %+v", r)
 		}
 		// A removed member can no longer be changed, but stays in the history.
-		_, err = w.svc.Deactivate(w.ctx, w.authoriser, w.nursing.ID, m.ID, "other", "x")
+		_, err = w.svc.Deactivate(w.ctx, w.at(w.authoriser, w.nursing.ID), m.ID, "other", "x")
 		wantCode(t, err, errs.Conflict, "was removed")
-		_, err = w.svc.UpdateMember(w.ctx, w.authoriser, w.nursing.ID, m.ID, member.MemberEdit{JobTitle: "x"})
+		_, err = w.svc.UpdateMember(w.ctx, w.at(w.authoriser, w.nursing.ID), m.ID, member.MemberEdit{JobTitle: "x"})
 		wantCode(t, err, errs.Conflict, "was removed")
-		_, err = w.svc.Reactivate(w.ctx, w.authoriser, w.nursing.ID, m.ID, attest)
+		_, err = w.svc.Reactivate(w.ctx, w.at(w.authoriser, w.nursing.ID), m.ID, attest)
 		wantCode(t, err, errs.Conflict, "invite them again")
-		h, _ := w.svc.History(w.ctx, w.authoriser, w.nursing.ID)
+		h, _ := w.svc.History(w.ctx, w.at(w.authoriser, w.nursing.ID))
 		if len(h) != 1 || h[0].Status != member.MembershipDeleted {
 			t.Fatalf("history %+v", h)
 		}
@@ -145,7 +150,7 @@ func TestRemoveKeepsAccessThroughAnotherSite(t *testing.T) {
 		if _, err := w.svc.Accept(w.ctx, whoAny, w.link("nina.new@nhs.net"), "", ""); err != nil {
 			t.Fatal(err)
 		}
-		out, err := w.svc.Remove(w.ctx, w.authoriser, w.nursing.ID, m.ID, "2026-11-30", "")
+		out, err := w.svc.Remove(w.ctx, w.at(w.authoriser, w.nursing.ID), m.ID, "2026-11-30", "")
 		if err != nil || out.RequestID != "" || !strings.Contains(out.Message, "Community Mental Health Team") {
 			t.Fatalf("remove %+v %v", out, err)
 		}
@@ -156,23 +161,23 @@ func TestUpdateMember(t *testing.T) {
 	each(t, func(t *testing.T, w *world) {
 		// Without a record account, an e-mail change is immediate.
 		m := w.join(w.authoriser, w.nursing, "nina.new@nhs.net")
-		out, err := w.svc.UpdateMember(w.ctx, w.authoriser, w.nursing.ID, m.ID, member.MemberEdit{Email: "nina.newman@nhs.net", JobTitle: "Sister"})
+		out, err := w.svc.UpdateMember(w.ctx, w.at(w.authoriser, w.nursing.ID), m.ID, member.MemberEdit{Email: "nina.newman@nhs.net", JobTitle: "Sister"})
 		if err != nil || out.Member.Email != "nina.newman@nhs.net" || out.Member.JobTitle != "Sister" || out.RequestID != "" {
 			t.Fatalf("update %+v %v", out, err)
 		}
-		_, err = w.svc.UpdateMember(w.ctx, w.authoriser, w.nursing.ID, m.ID, member.MemberEdit{Email: "nina@gmail.com"})
+		_, err = w.svc.UpdateMember(w.ctx, w.at(w.authoriser, w.nursing.ID), m.ID, member.MemberEdit{Email: "nina@gmail.com"})
 		wantCode(t, err, errs.Invalid, "allowed domains")
-		_, err = w.svc.UpdateMember(w.ctx, w.authoriser, w.nursing.ID, m.ID, member.MemberEdit{FinishingDate: "2020-01-01"})
+		_, err = w.svc.UpdateMember(w.ctx, w.at(w.authoriser, w.nursing.ID), m.ID, member.MemberEdit{FinishingDate: "2020-01-01"})
 		wantCode(t, err, errs.Invalid, "past")
-		_, err = w.svc.UpdateMember(w.ctx, w.authoriser, w.nursing.ID, m.ID, member.MemberEdit{JobCategory: "Wizard"})
+		_, err = w.svc.UpdateMember(w.ctx, w.at(w.authoriser, w.nursing.ID), m.ID, member.MemberEdit{JobCategory: "Wizard"})
 		wantCode(t, err, errs.Invalid, "job category")
-		_, err = w.svc.UpdateMember(w.ctx, w.other, w.nursing.ID, m.ID, member.MemberEdit{JobTitle: "x"})
+		_, err = w.svc.UpdateMember(w.ctx, w.at(w.admin, w.nursing.ID), m.ID, member.MemberEdit{JobTitle: "x"})
 		wantCode(t, err, errs.Forbidden, "")
 
 		// With one, the e-mail change becomes an amendment request, and a
 		// finishing date reaches the record account at once.
 		w.grant(m.UserID, w.riverside.ID, access.AccountActive)
-		out, err = w.svc.UpdateMember(w.ctx, w.authoriser, w.nursing.ID, m.ID, member.MemberEdit{Email: "n.newman@nhs.net", FinishingDate: "2027-03-31"})
+		out, err = w.svc.UpdateMember(w.ctx, w.at(w.authoriser, w.nursing.ID), m.ID, member.MemberEdit{Email: "n.newman@nhs.net", FinishingDate: "2027-03-31"})
 		if err != nil || out.RequestID == "" || out.Member.Email != "nina.newman@nhs.net" || out.Member.FinishingDate != "2027-03-31" {
 			t.Fatalf("update %+v %v", out, err)
 		}
@@ -200,15 +205,15 @@ func TestReactivateAfterAnAutomaticDeactivation(t *testing.T) {
 		if _, err := w.db.Exec(w.ctx, `UPDATE memberships SET finishing_date = '2026-10-31' WHERE id = ?`, m.ID); err != nil {
 			t.Fatal(err)
 		}
-		_, err := w.svc.Reactivate(w.ctx, w.authoriser, w.nursing.ID, m.ID, attest)
+		_, err := w.svc.Reactivate(w.ctx, w.at(w.authoriser, w.nursing.ID), m.ID, attest)
 		wantCode(t, err, errs.Invalid, "has passed")
 		past := attest
 		past.FinishingDate = "2026-11-01"
-		_, err = w.svc.Reactivate(w.ctx, w.authoriser, w.nursing.ID, m.ID, past)
+		_, err = w.svc.Reactivate(w.ctx, w.at(w.authoriser, w.nursing.ID), m.ID, past)
 		wantCode(t, err, errs.Invalid, "cannot be in the past")
 		next := attest
 		next.FinishingDate = "2027-03-31"
-		out, err := w.svc.Reactivate(w.ctx, w.authoriser, w.nursing.ID, m.ID, next)
+		out, err := w.svc.Reactivate(w.ctx, w.at(w.authoriser, w.nursing.ID), m.ID, next)
 		if err != nil || out.RequestID == "" || out.Member.FinishingDate != "2027-03-31" {
 			t.Fatalf("reactivate %+v %v", out, err)
 		}
@@ -217,7 +222,7 @@ func TestReactivateAfterAnAutomaticDeactivation(t *testing.T) {
 		}
 		// Someone neither deactivated nor with a deactivated account is refused.
 		other := w.join(w.authoriser, w.nursing, "olga.other@nhs.net")
-		_, err = w.svc.Reactivate(w.ctx, w.authoriser, w.nursing.ID, other.ID, attest)
+		_, err = w.svc.Reactivate(w.ctx, w.at(w.authoriser, w.nursing.ID), other.ID, attest)
 		wantCode(t, err, errs.Conflict, "not deactivated")
 	})
 }
@@ -238,7 +243,7 @@ func TestRemovalWithdrawsAnOpenNewUserRequest(t *testing.T) {
 		}
 		m := w.join(w.authoriser, w.nursing, "nina.new@nhs.net")
 		r := newUser(m)
-		out, err := w.svc.Remove(w.ctx, w.authoriser, w.nursing.ID, m.ID, "2026-11-30", "")
+		out, err := w.svc.Remove(w.ctx, w.at(w.authoriser, w.nursing.ID), m.ID, "2026-11-30", "")
 		if err != nil || out.RequestID != r.ID || !strings.Contains(out.Message, "cancelled") {
 			t.Fatalf("remove %+v %v", out, err)
 		}
@@ -248,7 +253,7 @@ func TestRemovalWithdrawsAnOpenNewUserRequest(t *testing.T) {
 
 		d := w.join(w.authoriser, w.nursing, "dora.deact@nhs.net")
 		r = newUser(d)
-		if out, err := w.svc.Deactivate(w.ctx, w.authoriser, w.nursing.ID, d.ID, "long_term_sickness", ""); err != nil || w.request(r.ID).State != access.StateCancelled {
+		if out, err := w.svc.Deactivate(w.ctx, w.at(w.authoriser, w.nursing.ID), d.ID, "long_term_sickness", ""); err != nil || w.request(r.ID).State != access.StateCancelled {
 			t.Fatalf("deactivate %+v %v", out, err)
 		}
 
@@ -258,7 +263,7 @@ func TestRemovalWithdrawsAnOpenNewUserRequest(t *testing.T) {
 		if _, err := w.acc.Assign(w.ctx, bo, r.ID, ""); err != nil {
 			t.Fatal(err)
 		}
-		_, err = w.svc.Remove(w.ctx, w.authoriser, w.nursing.ID, busy.ID, "2026-11-30", "")
+		_, err = w.svc.Remove(w.ctx, w.at(w.authoriser, w.nursing.ID), busy.ID, "2026-11-30", "")
 		wantCode(t, err, errs.Conflict, "Nothing was changed")
 		if got := w.membership(w.nursing, busy.UserID); got.Status != member.MembershipActive {
 			t.Fatalf("half-done removal: %+v", got)
@@ -276,7 +281,7 @@ func TestEmailOfAMemberOfSeveralSites(t *testing.T) {
 		if _, err := w.svc.Accept(w.ctx, whoAny, w.link("nina.new@nhs.net"), "", ""); err != nil {
 			t.Fatal(err)
 		}
-		_, err := w.svc.UpdateMember(w.ctx, w.authoriser, w.nursing.ID, m.ID, member.MemberEdit{Email: "nina.newman@nhs.net"})
+		_, err := w.svc.UpdateMember(w.ctx, w.at(w.authoriser, w.nursing.ID), m.ID, member.MemberEdit{Email: "nina.newman@nhs.net"})
 		wantCode(t, err, errs.Conflict, "Community Mental Health Team")
 		if n := w.count(`SELECT COUNT(*) FROM users WHERE email = 'nina.new@nhs.net'`); n != 1 {
 			t.Fatal("the address changed")

@@ -24,20 +24,11 @@ type Config struct {
 	InvitationValidFor time.Duration
 	// BaseURL is the public address put in invitation links.
 	BaseURL string
-	// MaxIntakeRows and MaxIntakeBytes bound a bulk intake file.
-	MaxIntakeRows  int
-	MaxIntakeBytes int
 }
 
 func (c *Config) defaults() {
 	if c.InvitationValidFor <= 0 {
 		c.InvitationValidFor = 30 * 24 * time.Hour
-	}
-	if c.MaxIntakeRows <= 0 {
-		c.MaxIntakeRows = 10000
-	}
-	if c.MaxIntakeBytes <= 0 {
-		c.MaxIntakeBytes = 5 << 20
 	}
 	c.BaseURL = strings.TrimSuffix(c.BaseURL, "/")
 }
@@ -72,54 +63,84 @@ func (s *Service) today() time.Time { return clock.Today(s.clock) }
 
 func (s *Service) link(path string) string { return s.cfg.BaseURL + path }
 
-// place is a site with its organisation, loaded for an action on it.
-type place struct {
+// Place is a site with its organisation as one request of the authoriser's
+// portal sees them: loaded once, by Open, which checks who may see the
+// site's invitations and members, and passed to every call the request
+// makes, so that neither is read again. It remembers who opened it: calls
+// act as that person, and those that change anything check that they are
+// one of the site's authorisers (manage). It is made only by Open (a Place
+// made otherwise is refused) and is good for one request.
+type Place struct {
 	site *org.Site
 	org  *org.Organisation
+	by   *authz.Principal
 }
 
-// manage loads a site for an action by one of its authorisers. Only the
-// site's own authorisers manage it: programme administrators may read
-// (see read) but act through the back office. Errors: Unauthenticated,
-// Forbidden, NotFound, Conflict (site closed, organisation left).
-func (s *Service) manage(ctx context.Context, p *authz.Principal, siteID string) (*place, error) {
-	if p == nil {
-		return nil, errs.E(errs.Unauthenticated, "Sign in to continue")
-	}
-	if !p.Authorises(siteID) {
-		return nil, errs.E(errs.Forbidden, "Only this site's authorisers can manage its members and invitations")
-	}
-	pl, err := s.read(ctx, p, siteID)
-	if err != nil {
-		return nil, err
-	}
-	if pl.site.Status != org.SiteActive {
-		return nil, errs.E(errs.Conflict, "%s is closed: it cannot take new members or changes", pl.site.Name)
-	}
-	if pl.org.Status == org.StatusLeft {
-		return nil, errs.E(errs.Conflict, "%s is no longer a partner organisation", pl.org.Name)
-	}
-	return pl, nil
-}
+// Site is the place's site.
+func (pl *Place) Site() *org.Site { return pl.site }
 
-// read loads a site for reading its invitations and members: its
-// authorisers and programme administrators.
-func (s *Service) read(ctx context.Context, p *authz.Principal, siteID string) (*place, error) {
+// Org is the site's organisation.
+func (pl *Place) Org() *org.Organisation { return pl.org }
+
+// CanManage reports whether whoever opened the place is one of the site's
+// authorisers, who manage its invitations and members; programme
+// administrators only read them.
+func (pl *Place) CanManage() bool { return pl.by.Authorises(pl.site.ID) }
+
+// Open loads a site and its organisation for reading its invitations and
+// members, the one check of who may: its authorisers and programme
+// administrators. Callers: the portal and the API, once per request.
+// Errors: Unauthenticated, Forbidden, NotFound.
+func (s *Service) Open(ctx context.Context, p *authz.Principal, siteID string) (*Place, error) {
 	if p == nil {
 		return nil, errs.E(errs.Unauthenticated, "Sign in to continue")
 	}
 	if !p.Authorises(siteID) && !p.IsAdmin() {
 		return nil, errs.E(errs.Forbidden, "Only this site's authorisers can see its members and invitations")
 	}
-	site, err := s.orgs.Site(ctx, p, siteID)
+	site, o, err := s.orgs.SiteWithOrganisation(ctx, p, siteID)
 	if err != nil {
 		return nil, err
 	}
-	o, err := s.orgs.Organisation(ctx, p, site.OrganisationID)
-	if err != nil {
-		return nil, err
+	return &Place{site: site, org: o, by: p}, nil
+}
+
+// principal is whoever opened the place (nil for a Place not made by Open,
+// which manage and read refuse).
+func (pl *Place) principal() *authz.Principal {
+	if pl == nil {
+		return nil
 	}
-	return &place{site: site, org: o}, nil
+	return pl.by
+}
+
+// read checks that the place was opened (by Open).
+func (pl *Place) read() error {
+	if pl == nil || pl.by == nil {
+		return errs.E(errs.Unauthenticated, "Sign in to continue")
+	}
+	return nil
+}
+
+// manage checks that whoever opened the place may act on it. Only the
+// site's own authorisers manage it: programme administrators may read but
+// act through the back office. A closed site, or the site of an
+// organisation that has left, takes no changes. Errors: Unauthenticated,
+// Forbidden, Conflict.
+func (pl *Place) manage() error {
+	if err := pl.read(); err != nil {
+		return err
+	}
+	if !pl.CanManage() {
+		return errs.E(errs.Forbidden, "Only this site's authorisers can manage its members and invitations")
+	}
+	if pl.site.Status != org.SiteActive {
+		return errs.E(errs.Conflict, "%s is closed: it cannot take new members or changes", pl.site.Name)
+	}
+	if pl.org.Status == org.StatusLeft {
+		return errs.E(errs.Conflict, "%s is no longer a partner organisation", pl.org.Name)
+	}
+	return nil
 }
 
 // futureDate checks an optional YYYY-MM-DD date that must not be in the

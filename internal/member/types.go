@@ -114,6 +114,7 @@ type Member struct {
 	EndedAt       *time.Time `json:"ended_at"`
 	Authoriser    bool       `json:"site_authoriser"`
 	AccountStatus string     `json:"record_account_status"` // "" when they have none
+	accountOrg    string     // the organisation their record account is held for
 	Completed     int        `json:"training_completed"`
 	Assigned      int        `json:"training_assigned"`
 }

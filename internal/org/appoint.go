@@ -149,12 +149,23 @@ func (s *Service) remove(ctx context.Context, p *authz.Principal, r roleTable, s
 	})
 }
 
-// Authorisers lists a site's authorisers. Errors: NotFound, Forbidden.
-func (s *Service) Authorisers(ctx context.Context, p *authz.Principal, siteID string) ([]Person, error) {
-	if _, err := s.Site(ctx, p, siteID); err != nil {
+// Authorisers lists the authorisers of a site loaded in this request (by
+// Site or SiteWithOrganisation). Errors: Forbidden.
+func (s *Service) Authorisers(ctx context.Context, p *authz.Principal, site *Site) ([]Person, error) {
+	if err := mayList(p, site); err != nil {
 		return nil, err
 	}
-	return s.people(ctx, authoriserRole, siteID)
+	return s.people(ctx, authoriserRole, site.ID)
+}
+
+// mayList checks that p may see a site already loaded (by Site or
+// SiteWithOrganisation, in the same request), as Site would, without
+// reading it again.
+func mayList(p *authz.Principal, site *Site) error {
+	if !MayReadSite(p, site.OrganisationID, site.ID) {
+		return errs.E(errs.Forbidden, "You do not have permission to see this site")
+	}
+	return nil
 }
 
 // ServiceDeskStaff lists an organisation's service-desk staff.
@@ -187,12 +198,13 @@ func (s *Service) people(ctx context.Context, r roleTable, scopeID string) ([]Pe
 	return out, rows.Err()
 }
 
-// Members lists a site's current members, marking its authorisers.
-// Errors: NotFound, Forbidden.
-func (s *Service) Members(ctx context.Context, p *authz.Principal, siteID string) ([]Person, error) {
-	if _, err := s.Site(ctx, p, siteID); err != nil {
+// Members lists the current members of a site loaded in this request,
+// marking its authorisers. Errors: Forbidden.
+func (s *Service) Members(ctx context.Context, p *authz.Principal, site *Site) ([]Person, error) {
+	if err := mayList(p, site); err != nil {
 		return nil, err
 	}
+	siteID := site.ID
 	rows, err := s.db.Query(ctx, `SELECT u.id, u.email, u.given_name, u.family_name, m.joined_at, m.job_title, m.status,
 		EXISTS (SELECT 1 FROM site_authorisers sa WHERE sa.site_id = m.site_id AND sa.user_id = m.user_id)
 		FROM memberships m JOIN users u ON u.id = m.user_id

@@ -50,7 +50,7 @@ func TestAppointAuthoriserCreatesNewPerson(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		people, err := e.svc.Authorisers(ctx, e.admin, s.ID)
+		people, err := e.svc.Authorisers(ctx, e.admin, s)
 		if err != nil || len(people) != 1 || people[0].UserID != u.ID || people[0].Name != "Sam Lead" {
 			t.Fatalf("Authorisers = %+v, %v", people, err)
 		}
@@ -182,7 +182,7 @@ func TestRemoveAuthoriser(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		people, _ := e.svc.Authorisers(ctx, e.admin, s.ID)
+		people, _ := e.svc.Authorisers(ctx, e.admin, s)
 		if len(people) != 2 || people[0].UserID != b.Person.UserID || !people[1].Since.Equal(t0) || !people[0].Since.Equal(t0.Add(time.Minute)) {
 			t.Fatalf("authorisers (by family name) %+v", people)
 		}
@@ -190,7 +190,7 @@ func TestRemoveAuthoriser(t *testing.T) {
 		if err := e.svc.RemoveAuthoriser(ctx, e.admin, s.ID, ap.Person.UserID); err != nil {
 			t.Fatal(err)
 		}
-		people, _ = e.svc.Authorisers(ctx, e.admin, s.ID)
+		people, _ = e.svc.Authorisers(ctx, e.admin, s)
 		if len(people) != 1 || people[0].UserID != b.Person.UserID {
 			t.Fatalf("after removal %+v", people)
 		}
@@ -299,7 +299,7 @@ func TestMembers(t *testing.T) {
 		}
 
 		authoriser := e.load(t, ap.Person.UserID)
-		members, err := e.svc.Members(ctx, authoriser, s.ID)
+		members, err := e.svc.Members(ctx, authoriser, s)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -312,7 +312,7 @@ func TestMembers(t *testing.T) {
 		if members[1].UserID != nurse.UserID || members[1].Authorise || !members[1].Since.Equal(t0) {
 			t.Fatalf("second member %+v", members[1])
 		}
-		_, err = e.svc.Members(ctx, nurse, s.ID)
+		_, err = e.svc.Members(ctx, nurse, s)
 		wantCode(t, err, errs.Forbidden)
 		if ev := events(t, db, audit.Filter{Action: "membership.create", ObjectID: s.ID}); len(ev) != 3 {
 			t.Fatalf("membership audit %+v", ev)

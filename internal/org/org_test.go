@@ -383,13 +383,21 @@ func TestReadAccess(t *testing.T) {
 		wantCode(t, err, errs.Forbidden)
 		_, err = e.svc.Site(ctx, e.admin, "no-such-site")
 		wantCode(t, err, errs.NotFound)
-		_, err = e.svc.Authorisers(ctx, desk, ward1.ID)
+		_, err = e.svc.Authorisers(ctx, desk, ward1)
 		wantCode(t, err, errs.Forbidden)
 		_, err = e.svc.ServiceDeskStaff(ctx, authoriser, york.ID)
 		wantCode(t, err, errs.Forbidden)
-		if people, err := e.svc.Authorisers(ctx, authoriser, ward1.ID); err != nil || len(people) != 1 {
+		if people, err := e.svc.Authorisers(ctx, authoriser, ward1); err != nil || len(people) != 1 {
 			t.Fatalf("authoriser listing own site's authorisers: %v, %v", people, err)
 		}
+		// A site with its organisation, for whoever may see the site.
+		if site, o, err := e.svc.SiteWithOrganisation(ctx, authoriser, ward1.ID); err != nil || site.ID != ward1.ID || o.ID != ward1.OrganisationID {
+			t.Fatalf("site with organisation: %+v %+v %v", site, o, err)
+		}
+		_, _, err = e.svc.SiteWithOrganisation(ctx, desk, ward1.ID)
+		wantCode(t, err, errs.Forbidden)
+		_, _, err = e.svc.SiteWithOrganisation(ctx, e.admin, "no-such-site")
+		wantCode(t, err, errs.NotFound)
 	})
 }
 

@@ -60,6 +60,23 @@ func (s *Service) Site(ctx context.Context, p *authz.Principal, id string) (*Sit
 	return site, nil
 }
 
+// SiteWithOrganisation returns a site and its organisation, each read
+// once, for a page that shows both. Whoever may see a site may see its
+// organisation: region-wide staff, its service desk and the site's own
+// authorisers all may (see canRead), so the organisation needs no check of
+// its own. Errors: NotFound, Forbidden.
+func (s *Service) SiteWithOrganisation(ctx context.Context, p *authz.Principal, id string) (*Site, *Organisation, error) {
+	site, err := s.Site(ctx, p, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	o, err := s.getOrg(ctx, s.db, site.OrganisationID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return site, o, nil
+}
+
 // Sites lists the sites of an organisation that p may see.
 // Errors: NotFound, Forbidden.
 func (s *Service) Sites(ctx context.Context, p *authz.Principal, orgID string) ([]*Site, error) {

@@ -157,8 +157,8 @@ type membership struct {
 }
 
 type account struct {
-	status, role string
-	created      int64
+	status, role, orgID string
+	created, updated    int64
 }
 
 type completion struct {
@@ -205,7 +205,7 @@ func (p *person) role() string {
 // m: the one its invitation chose, else as role says. The role and the
 // finishing date of a request then come from the same membership.
 func (p *person) roleAt(m *membership) string {
-	if !p.hasAccount() && m.recordRole != "" {
+	if m.recordRole != "" {
 		return m.recordRole
 	}
 	return p.role()
@@ -276,14 +276,14 @@ func loadPeople(ctx context.Context, q store.Querier, w peopleWhere) (map[string
 		return out, nil
 	}
 	cond, args = w.and("")
-	rows, err = q.Query(ctx, `SELECT user_id, status, role, created_at FROM record_accounts WHERE 1 = 1`+cond, args...)
+	rows, err = q.Query(ctx, `SELECT user_id, status, role, created_at, organisation_id, updated_at FROM record_accounts WHERE 1 = 1`+cond, args...)
 	if err != nil {
 		return nil, errs.Wrap(err, "load record accounts")
 	}
 	for rows.Next() {
 		var user string
 		var a account
-		if err := rows.Scan(&user, &a.status, &a.role, &a.created); err != nil {
+		if err := rows.Scan(&user, &a.status, &a.role, &a.created, &a.orgID, &a.updated); err != nil {
 			rows.Close()
 			return nil, errs.Wrap(err, "scan record account")
 		}

@@ -48,7 +48,7 @@ func (s *Service) finish(ctx context.Context, tx *store.Tx, p *authz.Principal, 
 		// neither was holding access back.
 		return nil, nil
 	}
-	return s.gate(ctx, tx, p, cat, per, now)
+	return s.gate(ctx, tx, p, cat, per, now, "")
 }
 
 // SourceKey is the source key of the new-user request the gate raises for
@@ -61,24 +61,29 @@ func SourceKey(userID, membershipID string) string { return sourcePrefix + userI
 // sourcePrefix begins every source key the gate makes.
 const sourcePrefix = "training:"
 
-// gate raises the person's new-user access request once every mandatory
-// module assigned to them is complete, when they have no record account
-// (or a deleted one), no open request and no request raised by training for
-// their current membership. The request is for their first active
-// membership's site, with their account's name and e-mail, the record role
-// they trained for, and the three attestations given: the authoriser
-// attested to them when inviting the person (an assumption to revisit when
-// invitations record it). It is raised in the caller's transaction, in a
-// savepoint: if access refuses it (the organisation or the region has
-// suspended new requests, say), the completion still stands, the refusal is
-// audited and the member is told. It returns nil when the training is not
-// complete.
-func (s *Service) gate(ctx context.Context, tx *store.Tx, actor *authz.Principal, cat *catalogue, per *person, now time.Time) (*Gate, error) {
+// gate raises the access request a person needs once every mandatory
+// module assigned to them is complete (see needed): a new-user request when
+// they have no record account (or a deleted one), new access when their
+// account is held for another organisation than a site they joined, a
+// reactivation when they came back to a site after their account was
+// deactivated; never while another request about them is open, and once per
+// membership. The request carries their account's name and e-mail, the
+// membership's site, job, record role and finishing date, and the three
+// attestations given: the authoriser attested to them when inviting the
+// person (an assumption to revisit when invitations record it). It is
+// routed as the organisation of the membership routes requests. It is
+// raised in the caller's transaction, in a savepoint: if access refuses it
+// (the organisation or the region has suspended new requests, say), the
+// completion still stands, the refusal is audited and the member is told.
+// want, if not "", is the membership to prefer. It returns nil when the
+// training is not complete or nothing is to be asked for.
+func (s *Service) gate(ctx context.Context, tx *store.Tx, actor *authz.Principal, cat *catalogue, per *person, now time.Time, want string) (*Gate, error) {
 	if !trained(cat, per, now) {
 		return nil, nil
 	}
-	if per.hasAccount() {
-		return nil, nil // access exists (or is deactivated: reactivation is the authoriser's request)
+	n, err := needed(ctx, tx, per, want)
+	if err != nil || n == nil {
+		return nil, err
 	}
 	open, err := s.access.HasOpenRequest(ctx, tx, per.userID, per.email)
 	if err != nil {
@@ -86,13 +91,6 @@ func (s *Service) gate(ctx context.Context, tx *store.Tx, actor *authz.Principal
 	}
 	if open {
 		return &Gate{Message: "Your training is complete. There is already an open access request for you."}, nil
-	}
-	var site *membership
-	for i := range per.memberships {
-		if per.memberships[i].status == "active" {
-			site = &per.memberships[i]
-			break
-		}
 	}
 	// A refusal is audited when a member's completion met it; the hourly
 	// retry (actor nil) would otherwise repeat the same event every hour.
@@ -102,19 +100,22 @@ func (s *Service) gate(ctx context.Context, tx *store.Tx, actor *authz.Principal
 		}
 		return &Gate{Message: msg}, s.log.Record(ctx, tx, audit.New(audit.System, "training.gate", "user", per.userID, audit.Failure, d))
 	}
+	site := n.m
 	if site == nil {
 		return refused("Your training is complete, but you are not an active member of a site, so no access request was raised. Ask your site authoriser.",
 			map[string]string{"reason": "no active membership"})
 	}
 	key := SourceKey(per.userID, site.id)
-	var ref, state string
-	err = tx.QueryRow(ctx, `SELECT ref, state FROM access_requests WHERE source_key = ?`, key).Scan(&ref, &state)
-	if err == nil {
-		return &Gate{Message: fmt.Sprintf("Your training is complete. Access request %s was raised for you before (%s); ask your site authoriser about it.",
-			ref, access.StateLabel(state))}, nil
-	}
-	if !store.IsNoRows(err) {
-		return nil, errs.Wrap(err, "find earlier request")
+	if n.typ == access.TypeNewUser && !n.newAccess { // needed has looked for the others'
+		var ref, state string
+		err = tx.QueryRow(ctx, `SELECT ref, state FROM access_requests WHERE source_key = ?`, key).Scan(&ref, &state)
+		if err == nil {
+			return &Gate{Message: fmt.Sprintf("Your training is complete. Access request %s was raised for you before (%s); ask your site authoriser about it.",
+				ref, access.StateLabel(state))}, nil
+		}
+		if !store.IsNoRows(err) {
+			return nil, errs.Wrap(err, "find earlier request")
+		}
 	}
 	// The person raises it (they are its submitter); with the actor's
 	// address when they are the one acting.
@@ -128,9 +129,18 @@ func (s *Service) gate(ctx context.Context, tx *store.Tx, actor *authz.Principal
 	if job == "" {
 		job = cmp.Or(site.category, "Not recorded")
 	}
-	in := access.Input{Type: access.TypeNewUser, SiteID: site.siteID, OrganisationID: site.orgID, Email: per.email, GivenName: per.given,
+	notes := "Raised automatically: every assigned training module is complete."
+	switch {
+	case n.newAccess:
+		notes = "Raised automatically: an existing user, whose record account is held for another organisation, has joined " + site.siteName +
+			" (" + site.orgName + ") and every assigned training module is complete. New access: their user name and password stay the same."
+	case n.typ == access.TypeReactivation:
+		notes = "Raised automatically: a returning member, whose record account is deactivated, has joined " + site.siteName +
+			" (" + site.orgName + "). Their completed training is kept: no retraining."
+	}
+	in := access.Input{Type: n.typ, SiteID: site.siteID, OrganisationID: site.orgID, Email: per.email, GivenName: per.given,
 		FamilyName: per.family, JobTitle: job, Role: per.roleAt(site), FinishingDate: site.finishing, AttestDirectCare: true, AttestToldMisuse: true, AttestIGTraining: true,
-		SourceKey: key, Notes: "Raised automatically: every assigned training module is complete."}
+		SourceKey: key, Notes: notes}
 	var r *access.Request
 	err = tx.Savepoint(ctx, func() error {
 		var err error
@@ -143,15 +153,23 @@ func (s *Service) gate(ctx context.Context, tx *store.Tx, actor *authz.Principal
 		}
 		e := errs.As(err)
 		return refused("Your training is complete, but your access request could not be raised: "+e.Message+" Your site authoriser can raise it for you.",
-			map[string]string{"reason": e.Message, "site_id": site.siteID})
+			map[string]string{"reason": e.Message, "site_id": site.siteID, "type": n.typ})
 	}
 	if err := s.log.Record(ctx, tx, audit.New(audit.System, "training.gate", "user", per.userID, audit.Success,
-		map[string]string{"request": r.Ref, "request_id": r.ID, "site_id": site.siteID, "role": in.Role})); err != nil {
+		map[string]string{"request": r.Ref, "request_id": r.ID, "site_id": site.siteID, "role": in.Role, "type": n.typ,
+			"new_access": strconv.FormatBool(n.newAccess)})); err != nil {
 		return nil, err
 	}
-	return &Gate{Raised: true, RequestID: r.ID, RequestRef: r.Ref, Message: fmt.Sprintf(
-		"Your training is complete. Access request %s has been raised for you; you will receive your log-in details by e-mail once your account has been set up.",
-		r.Ref)}, nil
+	msg := fmt.Sprintf("Your training is complete. Access request %s has been raised for you; you will receive your log-in details by e-mail once your account has been set up.", r.Ref)
+	switch {
+	case n.newAccess:
+		msg = fmt.Sprintf("Your training is complete. Access request %s asks for your record access at %s; your user name and password stay the same. You will be told by e-mail when it is done.",
+			r.Ref, site.orgName)
+	case n.typ == access.TypeReactivation:
+		msg = fmt.Sprintf("Your completed training is kept. Access request %s asks the back office to reactivate your record account for %s; you will be told by e-mail when it is done.",
+			r.Ref, site.siteName)
+	}
+	return &Gate{Raised: true, RequestID: r.ID, RequestRef: r.Ref, Message: msg}, nil
 }
 
 // trained reports whether every mandatory module assigned to a person is
@@ -172,10 +190,12 @@ func trained(cat *catalogue, per *person, now time.Time) bool {
 
 // RaiseIfReadyTx runs the gate for a person outside a completion, in the
 // caller's transaction: for when someone whose training is already complete
-// becomes a member again (an accepted invitation of a returning leaver), or
-// after a suspension of new requests ends. It returns nil when there was
-// nothing to do. Callers: other services (invitations), and Sweep.
-func (s *Service) RaiseIfReadyTx(ctx context.Context, tx *store.Tx, userID string) (*Gate, error) {
+// becomes a member again or of another site (an accepted invitation, a
+// reactivated membership: membershipID names it, so that the request is
+// for it), or after a suspension of new requests ends (membershipID "").
+// It returns nil when there was nothing to do. Callers: other services
+// (invitations, memberships), and Sweep.
+func (s *Service) RaiseIfReadyTx(ctx context.Context, tx *store.Tx, userID, membershipID string) (*Gate, error) {
 	if err := lockPerson(ctx, tx, userID); err != nil {
 		return nil, err
 	}
@@ -187,5 +207,5 @@ func (s *Service) RaiseIfReadyTx(ctx context.Context, tx *store.Tx, userID strin
 	if err != nil {
 		return nil, err
 	}
-	return s.gate(ctx, tx, nil, cat, per, s.clock.Now())
+	return s.gate(ctx, tx, nil, cat, per, s.clock.Now(), membershipID)
 }

@@ -197,19 +197,28 @@ func (s *Service) lapse(ctx context.Context, now time.Time) (int, error) {
 	return done, nil
 }
 
-// raiseReady runs the gate for people who might be ready: an active
-// membership, no record account (or a deleted one), at least one
-// completion, no open request and none raised by training for that
-// membership. Most candidates are people still training; the gate finds
+// raiseReady runs the gate for people who might be ready: at least one
+// completion, no open request, and an active membership with none raised
+// by training for it, which the gate would ask access for (see needed): they
+// have no record account (or a deleted one); or it began after their account
+// was deactivated; or it is of another organisation than their live
+// account's, one not granted to them before. So a request the gate could not
+// raise when it ran (another request was open, new requests were suspended)
+// is raised later. Most candidates are people still training; the gate finds
 // they are not ready and changes nothing.
 func (s *Service) raiseReady(ctx context.Context, now time.Time) (int, error) {
-	rows, err := s.db.Query(ctx, `SELECT DISTINCT m.user_id FROM memberships m JOIN users u ON u.id = m.user_id
+	rows, err := s.db.Query(ctx, `SELECT DISTINCT m.user_id FROM memberships m JOIN users u ON u.id = m.user_id JOIN sites st ON st.id = m.site_id
+		LEFT JOIN record_accounts a ON a.user_id = m.user_id
 		WHERE m.status = 'active'
 		AND EXISTS (SELECT 1 FROM training_completions c WHERE c.user_id = m.user_id)
-		AND NOT EXISTS (SELECT 1 FROM record_accounts a WHERE a.user_id = m.user_id AND a.status <> 'deleted')
 		AND NOT EXISTS (SELECT 1 FROM access_requests r WHERE (r.subject_user_id = m.user_id OR r.email = u.email)
 			AND `+access.OpenSQL("r.")+`)
 		AND NOT EXISTS (SELECT 1 FROM access_requests r WHERE r.source_key = ? || m.user_id || ':' || m.id)
+		AND (a.user_id IS NULL OR a.status = 'deleted'
+			OR (a.status = 'deactivated' AND m.joined_at > a.updated_at)
+			OR (a.status IN ('pending', 'active') AND st.organisation_id <> a.organisation_id
+				AND NOT EXISTS (SELECT 1 FROM access_requests g WHERE g.subject_user_id = m.user_id AND g.organisation_id = st.organisation_id
+					AND g.type IN ('new_user', 'reactivation') AND g.state = 'completed')))
 		ORDER BY m.user_id`, sourcePrefix)
 	if err != nil {
 		return 0, errs.Wrap(err, "find people ready")
@@ -251,7 +260,7 @@ func (s *Service) raiseReady(ctx context.Context, now time.Time) (int, error) {
 			// read above may have changed since (a membership ended, a
 			// request raised by their completion at this moment).
 			err = s.db.InTx(ctx, func(tx *store.Tx) error {
-				g, err := s.RaiseIfReadyTx(ctx, tx, u)
+				g, err := s.RaiseIfReadyTx(ctx, tx, u, "")
 				if g != nil && g.Raised {
 					raised++
 				}

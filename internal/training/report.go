@@ -25,18 +25,22 @@ func (s *Service) SiteProgress(ctx context.Context, p *authz.Principal, siteID s
 	if !p.IsAdmin() && !p.Authorises(siteID) {
 		return nil, errs.E(errs.Forbidden, "Only the site's authorisers and programme administrators may see its members' training")
 	}
-	var n int
-	if err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM sites WHERE id = ?`, siteID).Scan(&n); err != nil {
-		return nil, errs.Wrap(err, "find site")
-	}
-	if n == 0 {
-		return nil, errs.E(errs.NotFound, "No such site")
-	}
-	cat, err := loadCatalogue(ctx, s.db)
+	people, err := loadPeople(ctx, s.db, siteMembers(siteID))
 	if err != nil {
 		return nil, err
 	}
-	people, err := loadPeople(ctx, s.db, siteMembers(siteID))
+	// A site with members exists; only an empty list asks whether it does
+	// (the portal's pages have read the site already).
+	if len(people) == 0 {
+		var n int
+		if err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM sites WHERE id = ?`, siteID).Scan(&n); err != nil {
+			return nil, errs.Wrap(err, "find site")
+		}
+		if n == 0 {
+			return nil, errs.E(errs.NotFound, "No such site")
+		}
+	}
+	cat, err := loadCatalogue(ctx, s.db)
 	if err != nil {
 		return nil, err
 	}

@@ -194,7 +194,7 @@ func (h *Handler) handle(mux *http.ServeMux, pattern string, a access, fn http.H
 				if err := r.ParseMultipartForm(maxUpload); err != nil {
 					var tooBig *http.MaxBytesError
 					if errors.As(err, &tooBig) {
-						h.fail(w, r, errs.E(errs.Invalid, "The file is larger than 5 MB: split it into smaller files and upload each"))
+						h.fail(w, r, member.IntakeTooLarge())
 						return
 					}
 					h.fail(w, r, errs.E(errs.Invalid, "The uploaded form could not be read"))
@@ -235,9 +235,9 @@ func (h *Handler) handle(mux *http.ServeMux, pattern string, a access, fn http.H
 	})
 }
 
-// maxUpload bounds an uploaded form (a bulk intake file of at most 5 MB
-// and the form around it).
-const maxUpload = 6 << 20
+// maxUpload bounds an uploaded form: a bulk intake file of at most
+// member.MaxIntakeBytes and the form around it (1 MB is ample).
+const maxUpload = member.MaxIntakeBytes + 1<<20
 
 func multipartForm(r *http.Request) bool {
 	return strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data")

@@ -115,16 +115,16 @@ var routeAccess = map[string][]string{
 	"POST /admin/training/{id}/rules":                {authz.Admin},
 	"POST /admin/training/{id}/rules/{rule}/remove":  {authz.Admin},
 	// The authoriser's portal: a site's authorisers manage it, programme
-	// administrators may read it. Made-up invitation and membership ids
-	// answer 404 once the site check passes; who may act on real ones is
-	// tested in TestAuthoriserPortal and in package member.
+	// administrators may read it. The site in the path is checked first;
+	// made-up invitation and membership ids then answer 404; who may act on
+	// real ones is tested in TestAuthoriserPortal and in package member.
 	"GET /sites/{id}/invitations/new":           {authz.SiteAuthoriser},
 	"POST /sites/{id}/invitations":              {authz.SiteAuthoriser},
 	"GET /sites/{id}/invitations":               {authz.Admin, authz.SiteAuthoriser},
-	"GET /sites/{id}/invitations/{inv}/edit":    {"signed-in"},
-	"POST /sites/{id}/invitations/{inv}":        {"signed-in"},
-	"POST /sites/{id}/invitations/{inv}/resend": {"signed-in"},
-	"POST /sites/{id}/invitations/{inv}/cancel": {"signed-in"},
+	"GET /sites/{id}/invitations/{inv}/edit":    {authz.SiteAuthoriser},
+	"POST /sites/{id}/invitations/{inv}":        {authz.SiteAuthoriser},
+	"POST /sites/{id}/invitations/{inv}/resend": {authz.SiteAuthoriser},
+	"POST /sites/{id}/invitations/{inv}/cancel": {authz.SiteAuthoriser},
 	"GET /sites/{id}/memberships":               {authz.Admin, authz.SiteAuthoriser},
 	"GET /sites/{id}/members/{mid}":             {authz.Admin, authz.SiteAuthoriser},
 	"POST /sites/{id}/members/{mid}":            {authz.SiteAuthoriser},

@@ -13,6 +13,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 
 	"github.com/caregate/caregate/internal/authz"
+	"github.com/caregate/caregate/internal/member"
 	"github.com/caregate/caregate/internal/org"
 )
 
@@ -233,9 +234,15 @@ func TestBulkIntakePages(t *testing.T) {
 		if !strings.Contains(p.text("#error-summary"), "header line") {
 			t.Fatalf("wrong headers: %d %s", p.status, p.text("#error-summary"))
 		}
+		// Over the limit, whether the form's bound stops it (8 MB) or the
+		// member service does (just over 5 MB): each refusal says the limit.
 		p = w.authoriser.upload(u, "big.csv", bytes.Repeat([]byte("x,"), 4<<20), nil)
 		if p.status != http.StatusBadRequest && p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, "larger than 5 MB") {
 			t.Fatalf("8 MB file: %d", p.status)
+		}
+		p = w.authoriser.upload(u, "big.csv", bytes.Repeat([]byte("x"), member.MaxIntakeBytes+1), nil)
+		if p.status != http.StatusBadRequest || !strings.Contains(p.text("#error-summary"), "larger than 5 MB") {
+			t.Fatalf("file just over the limit: %d %s", p.status, p.text("#error-summary"))
 		}
 		if p := w.other.upload(u, "doctors.csv", file, nil); p.status != http.StatusForbidden {
 			t.Fatalf("other authoriser uploads: %d", p.status)

@@ -37,34 +37,40 @@ func (h *Handler) manageSites(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, http.StatusOK, "sites", &Page{Title: "Manage sites", Nav: "sites", Data: sites})
 }
 
-// siteView gathers a site page; the services refuse people who may not see it.
+// siteView gathers a site page, loading the site and its organisation once;
+// the services refuse people who may not see it. Its authorisers and
+// programme administrators see the authoriser's portal: the member service
+// opens the site for them (its check), and every list reads from that.
 func (h *Handler) siteView(w http.ResponseWriter, r *http.Request, status int, pg *Page, d *siteData) {
 	ctx, p, id := r.Context(), principal(r), r.PathValue("id")
 	var err error
-	if d.Site, err = h.orgs.Site(ctx, p, id); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	if d.Org, err = h.orgs.Organisation(ctx, p, d.Site.OrganisationID); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	if d.Authorisers, err = h.orgs.Authorisers(ctx, p, id); err != nil {
-		h.fail(w, r, err)
-		return
-	}
+	var pl *member.Place
 	if h.members != nil && (p.Authorises(id) || p.IsAdmin()) {
-		d.Portal, d.CanManage = true, p.Authorises(id)
-		if d.Invitations, err = h.members.Invitations(ctx, p, id, false); err != nil {
+		if pl, err = h.members.Open(ctx, p, id); err != nil {
 			h.fail(w, r, err)
 			return
 		}
-		if d.Current, err = h.members.Members(ctx, p, id); err != nil {
+		d.Site, d.Org = pl.Site(), pl.Org()
+	} else if d.Site, d.Org, err = h.orgs.SiteWithOrganisation(ctx, p, id); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if d.Authorisers, err = h.orgs.Authorisers(ctx, p, d.Site); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if pl != nil {
+		d.Portal, d.CanManage = true, pl.CanManage()
+		if d.Invitations, err = h.members.Invitations(ctx, pl, false); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		if d.Current, err = h.members.Members(ctx, pl); err != nil {
 			h.fail(w, r, err)
 			return
 		}
 	} else {
-		if d.Members, err = h.orgs.Members(ctx, p, id); err != nil {
+		if d.Members, err = h.orgs.Members(ctx, p, d.Site); err != nil {
 			h.fail(w, r, err)
 			return
 		}
