@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -167,18 +168,39 @@ func (l *Log) writer() {
 			}
 		}
 		batch = append(batch[:0], first)
-	fill:
+		batch = l.gather(batch)
+		l.flush(batch)
+	}
+}
+
+// gather adds to batch what is queued. When the previous commit ends, the
+// callers it answered queue their next events over the next few
+// microseconds, and the writer, woken by the first of them, would otherwise
+// commit that one nearly alone and make the rest wait for a second commit
+// (with its disk sync). So it yields to them while more keep arriving: a
+// handful of scheduler turns, nothing when nobody else is running.
+func (l *Log) gather(batch []*pending) []*pending {
+	for turn := 0; len(batch) < maxBatch; turn++ {
+		before := len(batch)
+	drain:
 		for len(batch) < maxBatch {
 			select {
 			case p := <-l.queue:
 				batch = append(batch, p)
 			default:
-				break fill
+				break drain
 			}
 		}
-		l.flush(batch)
+		if turn > 0 && len(batch) == before || turn == maxGatherTurns {
+			return batch
+		}
+		runtime.Gosched()
 	}
+	return batch
 }
+
+// maxGatherTurns bounds how long gather waits for more events.
+const maxGatherTurns = 8
 
 func (l *Log) flush(batch []*pending) {
 	evs := make([]*Event, len(batch))
