@@ -127,6 +127,7 @@ func TestIntakeRefusesBadFiles(t *testing.T) {
 func BenchmarkIntake5000(b *testing.B) {
 	data := intakeFile(5000)
 	eachBench(b, func(b *testing.B, w *world) {
+		b.ResetTimer() // not the database's set-up
 		for i := 0; i < b.N; i++ {
 			b.StopTimer()
 			if _, err := w.db.Exec(w.ctx, `DELETE FROM invitations`); err != nil {

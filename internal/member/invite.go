@@ -176,7 +176,14 @@ func (s *Service) inviteTx(ctx context.Context, tx *store.Tx, p *authz.Principal
 // caller's transaction fails whole.
 func (s *Service) insertInvitations(ctx context.Context, tx *store.Tx, p *authz.Principal, pl *Place, ins []InvitationInput, intakeID string) ([]string, error) {
 	const cols = 21
-	const chunk = 40 // 840 parameters: below SQLite's and PostgreSQL's limits
+	// SQLite takes 40 rows a statement (840 parameters, below its limit);
+	// PostgreSQL, where every statement is a round trip, one array a column
+	// for up to 5,000 rows.
+	pg := tx.Dialect() == store.Postgres
+	chunk := 40
+	if pg {
+		chunk = 5000
+	}
 	now := s.clock.Now()
 	expires := now.Add(s.cfg.InvitationValidFor)
 	ids := make([]string, len(ins))
@@ -192,10 +199,17 @@ func (s *Service) insertInvitations(ctx context.Context, tx *store.Tx, p *authz.
 				p.UserID, now.UnixMicro(), expires.UnixMicro(), now.UnixMicro(), now.UnixMicro())
 			mails[start+j] = s.invitationMail(p, pl, id, in.GivenName+" "+in.FamilyName, in.Email, token, expires)
 		}
-		row := "(" + strings.Repeat("?, ", cols-1) + "?)"
-		_, err := tx.Exec(ctx, `INSERT INTO invitations (id, site_id, organisation_id, given_name, family_name, email, phone, job_title, job_category,
-			record_role, finishing_date, ig_confirmed, token_hash, status, open_key, intake_id, created_by, created_at, expires_at, sent_at, updated_at)
-			VALUES `+row+strings.Repeat(", "+row, len(part)-1), args...)
+		q := `INSERT INTO invitations (id, site_id, organisation_id, given_name, family_name, email, phone, job_title, job_category,
+			record_role, finishing_date, ig_confirmed, token_hash, status, open_key, intake_id, created_by, created_at, expires_at, sent_at, updated_at) `
+		if pg {
+			q += `SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[],
+				?::text[], ?::text[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[])`
+			args = store.Columns(args, cols)
+		} else {
+			row := "(" + strings.Repeat("?, ", cols-1) + "?)"
+			q += `VALUES ` + row + strings.Repeat(", "+row, len(part)-1)
+		}
+		_, err := tx.Exec(ctx, q, args...)
 		if store.IsUniqueViolation(err) {
 			if len(ins) == 1 {
 				return nil, fieldConflict("email", ins[0].Email+" has already been invited to this site: resend or edit the pending invitation")
