@@ -8,7 +8,6 @@ import (
 
 	"github.com/caregate/caregate/internal/access"
 	"github.com/caregate/caregate/internal/audit"
-	"github.com/caregate/caregate/internal/errs"
 	"github.com/caregate/caregate/internal/notify"
 	"github.com/caregate/caregate/internal/store"
 )
@@ -79,31 +78,14 @@ func (s *Service) endFinished(ctx context.Context, now time.Time, r *Result) err
 		}
 		// The e-mails are rendered while the memberships end.
 		cond, args := s.in("user_id", c.users())
-		rows, err := tx.Query(ctx, fmt.Sprintf(endMemberships, cond), append(append([]any{t, t}, args...), today)...)
-		if err != nil {
-			return counts{}, errs.Wrap(err, "end memberships at their finishing date")
-		}
-		type ended struct{ id, user, site string }
-		var ms []ended
-		for rows.Next() {
-			var e ended
-			if err := rows.Scan(&e.id, &e.user, &e.site); err != nil {
-				rows.Close()
-				return counts{}, errs.Wrap(err, "end memberships at their finishing date")
-			}
-			ms = append(ms, e)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return counts{}, errs.Wrap(err, "end memberships at their finishing date")
-		}
-		for _, m := range ms {
-			if err := s.log.Record(ctx, tx, audit.New(audit.System, "membership.deactivate", "membership", m.id, audit.Success,
-				map[string]string{"reason": access.ReasonEndOfContract, "rule": RuleFinishingDate, "user_id": m.user, "site_id": m.site})); err != nil {
-				return counts{}, err
-			}
-		}
-		return counts{changed: len(list), emails: n, extra: len(ms)}, nil
+		ended, err := s.auditReturned(ctx, tx, "end memberships at their finishing date", fmt.Sprintf(endMemberships, cond),
+			append(append([]any{t, t}, args...), today), func(row scanner) (audit.Event, error) {
+				var id, user, site string
+				err := row.Scan(&id, &user, &site)
+				return audit.New(audit.System, "membership.deactivate", "membership", id, audit.Success,
+					map[string]string{"reason": access.ReasonEndOfContract, "rule": RuleFinishingDate, "user_id": user, "site_id": site}), err
+			})
+		return counts{changed: len(list), emails: n, extra: ended}, err
 	})
 }
 

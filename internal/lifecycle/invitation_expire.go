@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/caregate/caregate/internal/audit"
-	"github.com/caregate/caregate/internal/errs"
 	"github.com/caregate/caregate/internal/member"
 	"github.com/caregate/caregate/internal/store"
 )
@@ -28,34 +27,14 @@ func (s *Service) expireInvitations(ctx context.Context, now time.Time, r *Resul
 		WHERE ` + s.pick("invitations", due, "expires_at") + ` AND ` + due + `
 		RETURNING id, site_id, expires_at`
 	return s.batches(ctx, r, &r.InvitationsExpired, nil, func(tx *store.Tx, limit int) (counts, error) {
-		rows, err := tx.Query(ctx, q, t, t, t, limit, t)
-		if err != nil {
-			return counts{}, errs.Wrap(err, "expire invitations")
-		}
-		type expired struct {
-			id, site string
-			expires  int64
-		}
-		var list []expired
-		for rows.Next() {
-			var e expired
-			if err := rows.Scan(&e.id, &e.site, &e.expires); err != nil {
-				rows.Close()
-				return counts{}, errs.Wrap(err, "expire invitations")
-			}
-			list = append(list, e)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return counts{}, errs.Wrap(err, "expire invitations")
-		}
-		for _, e := range list {
-			if err := s.log.Record(ctx, tx, audit.New(audit.System, "invitation.expire", "invitation", e.id, audit.Success,
-				map[string]string{"rule": RuleInvitationExpiry, "site_id": e.site,
-					"expires_at": time.UnixMicro(e.expires).UTC().Format(time.RFC3339)})); err != nil {
-				return counts{}, err
-			}
-		}
-		return counts{changed: len(list)}, nil
+		n, err := s.auditReturned(ctx, tx, "expire invitations", q, []any{t, t, t, limit, t}, func(row scanner) (audit.Event, error) {
+			var id, site string
+			var expires int64
+			err := row.Scan(&id, &site, &expires)
+			return audit.New(audit.System, "invitation.expire", "invitation", id, audit.Success,
+				map[string]string{"rule": RuleInvitationExpiry, "site_id": site,
+					"expires_at": time.UnixMicro(expires).UTC().Format(time.RFC3339)}), err
+		})
+		return counts{changed: n}, err
 	})
 }

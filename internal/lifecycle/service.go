@@ -10,6 +10,7 @@ import (
 
 	"github.com/caregate/caregate/internal/audit"
 	"github.com/caregate/caregate/internal/clock"
+	"github.com/caregate/caregate/internal/errs"
 	"github.com/caregate/caregate/internal/notify"
 	"github.com/caregate/caregate/internal/store"
 )
@@ -249,3 +250,37 @@ func longDay(d string) string {
 }
 
 func (s *Service) link(path string) string { return s.cfg.BaseURL + path }
+
+// scanner is a row being read.
+type scanner interface{ Scan(dest ...any) error }
+
+// auditReturned runs q, an UPDATE … RETURNING the rows it changed, and
+// records the audit event that event makes of each row; what names the work
+// in errors. Every row is read before the first event is recorded: the
+// transaction's connection serves one statement at a time. It returns how
+// many rows changed.
+func (s *Service) auditReturned(ctx context.Context, tx *store.Tx, what, q string, args []any, event func(scanner) (audit.Event, error)) (int, error) {
+	rows, err := tx.Query(ctx, q, args...)
+	if err != nil {
+		return 0, errs.Wrap(err, what)
+	}
+	var evs []audit.Event
+	for rows.Next() {
+		ev, err := event(rows)
+		if err != nil {
+			rows.Close()
+			return 0, errs.Wrap(err, what)
+		}
+		evs = append(evs, ev)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, errs.Wrap(err, what)
+	}
+	for _, ev := range evs {
+		if err := s.log.Record(ctx, tx, ev); err != nil {
+			return 0, err
+		}
+	}
+	return len(evs), nil
+}
