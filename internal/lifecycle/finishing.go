@@ -77,7 +77,7 @@ func (s *Service) endFinished(ctx context.Context, now time.Time, r *Result) err
 			return counts{}, err
 		}
 		// The e-mails are rendered while the memberships end.
-		cond, args := s.in("user_id", c.users())
+		cond, args := store.In(s.db.Dialect, "user_id", c.users())
 		ended, err := s.auditReturned(ctx, tx, "end memberships at their finishing date", fmt.Sprintf(endMemberships, cond),
 			append(append([]any{t, t}, args...), today), func(row scanner) (audit.Event, error) {
 				var id, user, site string

@@ -22,7 +22,7 @@ func (s *Service) people(ctx context.Context, tx *store.Tx, ids []string) (map[s
 	if len(ids) == 0 {
 		return out, nil
 	}
-	cond, args := s.in("id", ids)
+	cond, args := store.In(s.db.Dialect, "id", ids)
 	rows, err := tx.Query(ctx, `SELECT id, email, given_name, family_name FROM users WHERE `+cond, args...)
 	if err != nil {
 		return nil, errs.Wrap(err, "read people")
@@ -63,7 +63,7 @@ func (s *Service) overseers(ctx context.Context, tx *store.Tx, subjects map[stri
 	for id := range subjects {
 		ids = append(ids, id)
 	}
-	cond, args := s.in("m.user_id", ids)
+	cond, args := store.In(s.db.Dialect, "m.user_id", ids)
 	rows, err := tx.Query(ctx, `SELECT m.user_id, s.name, u.id, u.email, u.given_name, u.family_name
 		FROM memberships m
 		JOIN sites s ON s.id = m.site_id
@@ -100,7 +100,7 @@ func (s *Service) overseers(ctx context.Context, tx *store.Tx, subjects map[stri
 	for id := range orgSet {
 		orgIDs = append(orgIDs, id)
 	}
-	cond, args = s.in("sd.organisation_id", orgIDs)
+	cond, args = store.In(s.db.Dialect, "sd.organisation_id", orgIDs)
 	rows, err = tx.Query(ctx, `SELECT sd.organisation_id, u.id, u.email, u.given_name, u.family_name
 		FROM service_desk_staff sd JOIN users u ON u.id = sd.user_id
 		WHERE `+cond+` AND u.status = 'active'`, args...)

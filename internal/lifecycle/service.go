@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -211,21 +210,6 @@ func (s *Service) update(table string) string {
 		return `UPDATE OR FAIL ` + table
 	}
 	return `UPDATE ` + table
-}
-
-// in returns the condition "col is one of ids" and its arguments. SQLite
-// gets a list of parameters (its limit, 32,766, is far above a batch);
-// PostgreSQL gets one array parameter, which it plans in constant time
-// where a list of thousands of parameters costs tens of milliseconds.
-func (s *Service) in(col string, ids []string) (string, []any) {
-	if s.db.Dialect == store.Postgres {
-		return col + ` = ANY(?)`, []any{ids}
-	}
-	args := make([]any, len(ids))
-	for i, id := range ids {
-		args[i] = id
-	}
-	return col + ` IN (` + strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ") + `)`, args
 }
 
 // micros is t as stored: Unix microseconds.
