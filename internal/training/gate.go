@@ -105,18 +105,11 @@ func (s *Service) gate(ctx context.Context, tx *store.Tx, actor *authz.Principal
 		return refused("Your training is complete, but you are not an active member of a site, so no access request was raised. Ask your site authoriser.",
 			map[string]string{"reason": "no active membership"})
 	}
-	key := SourceKey(per.userID, site.id)
-	if n.typ == access.TypeNewUser && !n.newAccess { // needed has looked for the others'
-		var ref, state string
-		err = tx.QueryRow(ctx, `SELECT ref, state FROM access_requests WHERE source_key = ?`, key).Scan(&ref, &state)
-		if err == nil {
-			return &Gate{Message: fmt.Sprintf("Your training is complete. Access request %s was raised for you before (%s); ask your site authoriser about it.",
-				ref, access.StateLabel(state))}, nil
-		}
-		if !store.IsNoRows(err) {
-			return nil, errs.Wrap(err, "find earlier request")
-		}
+	if e := n.before; e != nil {
+		return &Gate{Message: fmt.Sprintf("Your training is complete. Access request %s was raised for you before (%s); ask your site authoriser about it.",
+			e.ref, access.StateLabel(e.state))}, nil
 	}
+	key := SourceKey(per.userID, site.id)
 	// The person raises it (they are its submitter); with the actor's
 	// address when they are the one acting.
 	who := &authz.Principal{UserID: per.userID, Email: per.email, Name: per.name()}

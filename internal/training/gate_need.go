@@ -17,7 +17,14 @@ type need struct {
 	// account is held for another organisation: an existing user at a new
 	// site. Their account is extended, not created (see access's grant).
 	newAccess bool
+	// before is the request the gate raised for m earlier, when it was
+	// (only for someone without a record account, every one of whose
+	// active memberships was asked for): the gate says what became of it.
+	before *earlier
 }
+
+// earlier is a request the gate raised before.
+type earlier struct{ ref, state string }
 
 // needed decides what access a trained person must be asked for, if any,
 // and for which of their active memberships; want, if not "", is the one to
@@ -36,9 +43,10 @@ type need struct {
 //     them was completed (it was granted before).
 //
 // In the last two cases a membership the gate has raised a request for
-// before, whatever became of it, is not asked for again. needed returns nil
+// before, whatever became of it, is not asked for again. Those requests are
+// read once, in one query, when first needed. needed returns nil
 // when nothing is to be asked for.
-func needed(ctx context.Context, q store.Querier, per *person, want string) (*need, error) {
+func needed(ctx context.Context, tx *store.Tx, per *person, want string) (*need, error) {
 	var active []*membership
 	for i := range per.memberships {
 		if m := &per.memberships[i]; m.status == "active" {
@@ -49,25 +57,33 @@ func needed(ctx context.Context, q store.Querier, per *person, want string) (*ne
 			}
 		}
 	}
-	raised := func(m *membership) (bool, error) {
-		var n int
-		err := q.QueryRow(ctx, `SELECT COUNT(*) FROM access_requests WHERE source_key = ?`, SourceKey(per.userID, m.id)).Scan(&n)
-		return n > 0, errs.Wrap(err, "find earlier request")
+	// The requests the gate raised before for the active memberships, read
+	// at the first need of them, in one query.
+	var raised map[string]*earlier // membership id → its request
+	before := func(m *membership) (*earlier, error) {
+		if raised == nil {
+			var err error
+			if raised, err = raisedFor(ctx, tx, per.userID, active); err != nil {
+				return nil, err
+			}
+		}
+		return raised[m.id], nil
 	}
 	if !per.hasAccount() {
 		n := &need{typ: access.TypeNewUser}
 		for _, m := range active {
-			done, err := raised(m)
+			e, err := before(m)
 			if err != nil {
 				return nil, err
 			}
-			if !done {
+			if e == nil {
 				n.m = m
 				return n, nil
 			}
 		}
 		if len(active) > 0 {
 			n.m = active[0]
+			n.before = raised[n.m.id]
 		}
 		return n, nil
 	}
@@ -83,7 +99,7 @@ func needed(ctx context.Context, q store.Querier, per *person, want string) (*ne
 		default:
 			if granted == nil {
 				var err error
-				if granted, err = grantedOrganisations(ctx, q, per.userID); err != nil {
+				if granted, err = grantedOrganisations(ctx, tx, per.userID); err != nil {
 					return nil, err
 				}
 			}
@@ -91,11 +107,11 @@ func needed(ctx context.Context, q store.Querier, per *person, want string) (*ne
 				continue
 			}
 		}
-		done, err := raised(m)
+		e, err := before(m)
 		if err != nil {
 			return nil, err
 		}
-		if done {
+		if e != nil {
 			continue
 		}
 		if per.acct.status == access.AccountDeactivated {
@@ -104,6 +120,36 @@ func needed(ctx context.Context, q store.Querier, per *person, want string) (*ne
 		return &need{typ: access.TypeNewUser, m: m, newAccess: true}, nil
 	}
 	return nil, nil
+}
+
+// raisedFor returns the requests the gate raised before for the person's
+// memberships ms, by membership id, found by their source keys.
+func raisedFor(ctx context.Context, tx *store.Tx, userID string, ms []*membership) (map[string]*earlier, error) {
+	out := map[string]*earlier{}
+	if len(ms) == 0 {
+		return out, nil
+	}
+	keys := make([]string, len(ms))
+	byKey := make(map[string]string, len(ms))
+	for i, m := range ms {
+		keys[i] = SourceKey(userID, m.id)
+		byKey[keys[i]] = m.id
+	}
+	cond, args := store.In(tx.Dialect(), "source_key", keys)
+	rows, err := tx.Query(ctx, `SELECT source_key, ref, state FROM access_requests WHERE `+cond, args...)
+	if err != nil {
+		return nil, errs.Wrap(err, "find earlier requests")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var key string
+		var e earlier
+		if err := rows.Scan(&key, &e.ref, &e.state); err != nil {
+			return nil, errs.Wrap(err, "find earlier requests")
+		}
+		out[byKey[key]] = &e
+	}
+	return out, errs.Wrap(rows.Err(), "find earlier requests")
 }
 
 // grantedOrganisations returns the organisations for which a new-user or

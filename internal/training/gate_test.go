@@ -2,6 +2,7 @@ package training_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/caregate/caregate/internal/access"
 	"github.com/caregate/caregate/internal/errs"
 	"github.com/caregate/caregate/internal/org"
+	"github.com/caregate/caregate/internal/store"
 	"github.com/caregate/caregate/internal/training"
 )
 
@@ -205,6 +207,16 @@ func TestGateConditions(t *testing.T) {
 		must(w.acc.Reject(w.ctx, w.backOffice, r.ID, "Not a member of staff here"))(t)
 		if res := must(w.svc.SweepOnce(w.ctx, w.clock.Now()))(t); res.Requests != 0 {
 			t.Errorf("a rejected request was raised again: %+v", res)
+		}
+		// Asked again (a returning member's acceptance, say), the gate says
+		// which request was raised before and what became of it.
+		var g *training.Gate
+		must(0, w.db.InTx(w.ctx, func(tx *store.Tx) (err error) {
+			g, err = w.svc.RaiseIfReadyTx(w.ctx, tx, p.UserID, "")
+			return err
+		}))(t)
+		if g == nil || g.Raised || !strings.Contains(g.Message, r.Ref+" was raised for you before ("+access.StateLabel(access.StateRejected)+")") {
+			t.Errorf("gate after a rejected request: %+v", g)
 		}
 		w.verify()
 	})
