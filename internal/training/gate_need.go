@@ -46,6 +46,9 @@ type earlier struct{ ref, state string }
 // before, whatever became of it, is not asked for again. Those requests are
 // read once, in one query, when first needed. needed returns nil
 // when nothing is to be asked for.
+//
+// The hourly sweep's raiseReady picks its candidates with the same cases
+// written as SQL: a change to one must be made to the other.
 func needed(ctx context.Context, tx *store.Tx, per *person, want string) (*need, error) {
 	var active []*membership
 	for i := range per.memberships {
