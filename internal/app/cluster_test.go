@@ -102,16 +102,7 @@ func TestTwoServersOnePostgres(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		call := func(srv, path string) int {
-			req, _ := http.NewRequest("GET", srv+path, nil)
-			req.Header.Set("Authorization", "Bearer "+token)
-			res, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			res.Body.Close()
-			return res.StatusCode
-		}
+		call := func(srv, path string) int { return bearerStatus(t, srv+path, token) }
 		for range 3 { // identified once, then remembered
 			if got := call(srvA.URL, "/api/v1/users"); got != http.StatusOK {
 				t.Fatalf("GET /api/v1/users on A as an administrator = %d", got)

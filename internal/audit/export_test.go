@@ -26,6 +26,9 @@ func RecordBatch(ctx context.Context, l *Log, tx *store.Tx, evs []Event) error {
 	for i := range evs {
 		ps[i] = &evs[i]
 	}
+	if tx.Dialect() == store.Postgres {
+		return l.appendTxPostgres(ctx, tx, ps)
+	}
 	return l.appendTx(ctx, tx, ps)
 }
 

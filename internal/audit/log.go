@@ -224,7 +224,9 @@ func (l *Log) flush(batch []*pending) {
 	}
 }
 
-const insertPrefix = `INSERT INTO audit_events (seq, at, actor_id, actor, action, object_type, object_id, outcome, ip, user_agent, detail, prev_hash, hash) VALUES `
+// eventColumns are the columns of an audit event, in the order chain
+// returns their values.
+const eventColumns = `seq, at, actor_id, actor, action, object_type, object_id, outcome, ip, user_agent, detail, prev_hash, hash`
 
 // chain gives evs their sequence numbers and hashes after (seq, prev) and
 // returns the insert arguments, 13 per event, and the new head.
@@ -253,9 +255,9 @@ func (l *Log) chain(evs []*Event, seq int64, prev string) ([]any, int64, string)
 	return args, seq, prev
 }
 
-// The statements of appendTx: the head read (locked on PostgreSQL) and
-// advanced, and the inserts of 64, 16, 4 and 1 events (a group is written
-// in those sizes so that SQLite can keep the few statements prepared).
+// The statements of appendTx: the head read and advanced, and the inserts
+// of 64, 16, 4 and 1 events (a group is written in those sizes so that
+// SQLite can keep the few statements prepared).
 const (
 	headLock    = `SELECT seq, hash FROM audit_head WHERE id = 1`
 	headAdvance = `UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`
@@ -263,17 +265,14 @@ const (
 
 var insertRows = []int{64, 16, 4, 1}
 
-// insertStatements holds the insert of each size in insertRows, for each
-// engine. On SQLite the inserts are OR FAIL: a statement that could stop
-// half-way with ABORT makes SQLite copy every page it changes to a
-// statement journal first, and a failed insert rolls the whole
-// transaction back anyway.
-var insertStatements = func() map[store.Dialect]map[int]string {
-	m := map[store.Dialect]map[int]string{store.SQLite: {}, store.Postgres: {}}
+// insertStatements holds the insert of each size in insertRows. They are
+// OR FAIL: a statement that could stop half-way with ABORT makes SQLite copy
+// every page it changes to a statement journal first, and a failed insert
+// rolls the whole transaction back anyway.
+var insertStatements = func() map[int]string {
+	m := map[int]string{}
 	for _, n := range insertRows {
-		q := insertPrefix + store.Values(n, 13)
-		m[store.Postgres][n] = q
-		m[store.SQLite][n] = strings.Replace(q, "INSERT INTO", "INSERT OR FAIL INTO", 1)
+		m[n] = `INSERT OR FAIL INTO audit_events (` + eventColumns + `) VALUES ` + store.Values(n, 13)
 	}
 	return m
 }()
@@ -281,22 +280,18 @@ var insertStatements = func() map[store.Dialect]map[int]string {
 func insertSizes() []string {
 	var qs []string
 	for _, n := range insertRows {
-		qs = append(qs, insertStatements[store.SQLite][n])
+		qs = append(qs, insertStatements[n])
 	}
 	return qs
 }
 
-// appendTx chains evs after the current head and inserts them in tx.
+// appendTx chains evs after the current head and inserts them in tx, on
+// SQLite: the transaction began IMMEDIATE and is the only writer, so the
+// head needs no lock. PostgreSQL has appendTxPostgres and appendPostgres.
 func (l *Log) appendTx(ctx context.Context, tx *store.Tx, evs []*Event) error {
-	lock := headLock
-	if tx.Dialect() == store.Postgres {
-		// Row lock on the head serialises appenders across processes. SQLite
-		// needs none: the transaction began IMMEDIATE and is the only writer.
-		lock += ` FOR UPDATE`
-	}
 	var seq int64
 	var prev string
-	if err := tx.QueryRowHot(ctx, lock).Scan(&seq, &prev); err != nil {
+	if err := tx.QueryRowHot(ctx, headLock).Scan(&seq, &prev); err != nil {
 		return fmt.Errorf("lock audit head: %w", err)
 	}
 	args, seq, prev := l.chain(evs, seq, prev)
@@ -308,7 +303,7 @@ func (l *Log) appendTx(ctx context.Context, tx *store.Tx, evs []*Event) error {
 				break
 			}
 		}
-		if _, err := tx.ExecHot(ctx, insertStatements[tx.Dialect()][n], args[13*start:13*(start+n)]...); err != nil {
+		if _, err := tx.ExecHot(ctx, insertStatements[n], args[13*start:13*(start+n)]...); err != nil {
 			return fmt.Errorf("insert audit events: %w", err)
 		}
 		start += n
@@ -330,7 +325,7 @@ func (l *Log) appendPostgres(ctx context.Context, evs []*Event) error {
 	var sb strings.Builder
 	for attempt := 0; ; attempt++ {
 		if !l.headKnown {
-			if err := l.db.QueryRow(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&l.headSeq, &l.headHash); err != nil {
+			if err := l.db.QueryRow(ctx, headLock).Scan(&l.headSeq, &l.headHash); err != nil {
 				return fmt.Errorf("read audit head: %w", err)
 			}
 			l.headKnown = true
@@ -338,7 +333,7 @@ func (l *Log) appendPostgres(ctx context.Context, evs []*Event) error {
 		args, seq, prev := l.chain(evs, l.headSeq, l.headHash)
 		sb.Reset()
 		sb.WriteString(`WITH head AS (UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1 AND seq = ? AND hash = ? RETURNING 1) ` +
-			`INSERT INTO audit_events (seq, at, actor_id, actor, action, object_type, object_id, outcome, ip, user_agent, detail, prev_hash, hash) ` +
+			`INSERT INTO audit_events (` + eventColumns + `) ` +
 			`SELECT v.* FROM (VALUES `)
 		for i := range evs {
 			if i > 0 {

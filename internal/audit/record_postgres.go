@@ -13,22 +13,23 @@ import (
 const arrayChunk = 5000
 
 // insertArrays is one statement that inserts a chunk of chained events
-// given as one array a column: the same rows as appendTx's multi-row VALUES,
+// given as one array a column: the same rows as a multi-row VALUES,
 // with 13 parameters for the whole chunk instead of 13 an event.
-const insertArrays = `INSERT INTO audit_events (seq, at, actor_id, actor, action, object_type, object_id, outcome, ip, user_agent, detail, prev_hash, hash)
+const insertArrays = `INSERT INTO audit_events (` + eventColumns + `)
 	SELECT * FROM unnest(?::bigint[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[])`
 
 // appendTxPostgres is appendTx for PostgreSQL, where every statement is a
-// round trip: it chains evs after the head, locked as in appendTx, and
-// writes them with the new head in one statement a chunk of arrayChunk
-// events (a sweep's 4,000 events: one statement instead of 63). The head
+// round trip: it locks the head, chains evs after it, and writes them with
+// the new head in one statement a chunk of arrayChunk events (a sweep's
+// 4,000 events: one statement instead of 63). The head
 // is locked from the first statement to the commit, so the fewer round trips
 // also shorten the time other writers wait for it. The events and hashes
 // are exactly those appendTx writes; Verify cannot tell them apart.
 func (l *Log) appendTxPostgres(ctx context.Context, tx *store.Tx, evs []*Event) error {
 	var seq int64
 	var prev string
-	if err := tx.QueryRow(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE`).Scan(&seq, &prev); err != nil {
+	// Row lock on the head serialises appenders across processes.
+	if err := tx.QueryRow(ctx, headLock+` FOR UPDATE`).Scan(&seq, &prev); err != nil {
 		return fmt.Errorf("lock audit head: %w", err)
 	}
 	rows, seq, prev := l.chain(evs, seq, prev)

@@ -61,7 +61,6 @@ func Verify(ctx context.Context, db *store.DB) (int64, error) {
 		segs[i].lo = 1 + headSeq*int64(i)/parts
 		segs[i].hi = headSeq * int64(i+1) / parts
 		segs[i].final = i == len(segs)-1
-		segs[i].want = segs[i].lo
 		wg.Go(func() { segs[i].check(ctx, db) })
 	}
 	wg.Wait()
@@ -76,13 +75,13 @@ func Verify(ctx context.Context, db *store.DB) (int64, error) {
 			return checked, fmt.Errorf("read audit events: %w", sg.err)
 		}
 		if sg.n > 0 && !bytes.Equal(sg.firstPrev, prevLast) {
-			return checked, &Break{Seq: sg.lo, Reason: "its link to the previous event does not match (an event before it was removed, or events were reordered)"}
+			return checked, &Break{Seq: sg.lo, Reason: brokenLink}
 		}
 		if sg.brk != nil {
 			return checked + sg.n, sg.brk
 		}
 		checked += sg.n
-		prevLast = sg.last
+		prevLast = sg.prev
 	}
 	if beyond > 0 {
 		return checked, &Break{Seq: headSeq + 1, Reason: "events exist beyond the recorded end of the trail (inserted)"}
@@ -96,16 +95,17 @@ func Verify(ctx context.Context, db *store.DB) (int64, error) {
 // segment is a run of the trail, events lo..hi, checked on its own.
 type segment struct {
 	lo, hi    int64
-	n         int64  // events checked before any break
+	n         int64  // events checked before any break (so lo+n is the next expected)
 	firstPrev []byte // the stored link of event lo
-	last      []byte // the hash of event hi
+	prev      []byte // the hash of the last event checked: of event hi once intact
 	brk       *Break
 	err       error
 	final     bool // the last segment, ending at the head
-
-	want int64  // the next event expected
-	prev []byte // the hash of the event before it
 }
+
+// brokenLink is the reason given when an event's stored link is not the
+// hash of the event before it.
+const brokenLink = "its link to the previous event does not match (an event before it was removed, or events were reordered)"
 
 // verifyParts says how many segments to check a trail of n events in: one
 // per processor (at most 8), each of at least 50,000 events.
@@ -121,18 +121,16 @@ func (sg *segment) check(ctx context.Context, db *store.DB) {
 	if sg.err != nil || sg.brk != nil {
 		return
 	}
-	if sg.want <= sg.hi {
+	if want := sg.lo + sg.n; want <= sg.hi {
 		if sg.final {
-			sg.brk = &Break{Seq: sg.want, Reason: fmt.Sprintf("the trail ends at event %d but %d events were written (events at the end were removed)", sg.want-1, sg.hi)}
+			sg.brk = &Break{Seq: want, Reason: fmt.Sprintf("the trail ends at event %d but %d events were written (events at the end were removed)", want-1, sg.hi)}
 		} else {
-			sg.brk = &Break{Seq: sg.want, Reason: fmt.Sprintf("event %d is missing (removed)", sg.want)}
+			sg.brk = &Break{Seq: want, Reason: fmt.Sprintf("event %d is missing (removed)", want)}
 		}
-		return
 	}
-	sg.last = append([]byte(nil), sg.prev...)
 }
 
-// read reads the segment's events in order, each in a read-only
+// read reads the segment's events in order, in a read-only
 // transaction of its own, and visits each.
 func (sg *segment) read(ctx context.Context, db *store.DB) error {
 	if db.Dialect == store.Postgres {
@@ -148,18 +146,18 @@ const hashedColumns = `actor_id, actor, action, object_type, object_id, outcome,
 // links to the event before it and that its contents match its hash (intact,
 // computed by the caller). It reports false at the first break.
 func (sg *segment) visit(seq int64, prevHash, hash []byte, intact bool) bool {
-	if seq != sg.want {
-		if seq > sg.want {
-			sg.brk = &Break{Seq: sg.want, Reason: fmt.Sprintf("event %d is missing (removed); the next event present is %d", sg.want, seq)}
+	if want := sg.lo + sg.n; seq != want {
+		if seq > want {
+			sg.brk = &Break{Seq: want, Reason: fmt.Sprintf("event %d is missing (removed); the next event present is %d", want, seq)}
 		} else {
 			sg.brk = &Break{Seq: seq, Reason: "sequence number repeated or out of order"}
 		}
 		return false
 	}
-	if sg.want == sg.lo {
+	if sg.n == 0 {
 		sg.firstPrev = append([]byte(nil), prevHash...)
 	} else if !bytes.Equal(prevHash, sg.prev) {
-		sg.brk = &Break{Seq: seq, Reason: "its link to the previous event does not match (an event before it was removed, or events were reordered)"}
+		sg.brk = &Break{Seq: seq, Reason: brokenLink}
 		return false
 	}
 	if !intact {
@@ -168,6 +166,5 @@ func (sg *segment) visit(seq int64, prevHash, hash []byte, intact bool) bool {
 	}
 	sg.prev = append(sg.prev[:0], hash...)
 	sg.n++
-	sg.want++
 	return true
 }

@@ -51,7 +51,7 @@ func (sg *segment) readPostgres(ctx context.Context, db *store.DB) error {
 		for rows.Next() {
 			v := rows.RawValues()
 			if len(v) != 13 || len(v[0]) != 8 || len(v[1]) != 8 {
-				return fmt.Errorf("audit event after %d: unexpected row shape", sg.want-1)
+				return fmt.Errorf("audit event after %d: unexpected row shape", sg.lo+sg.n-1)
 			}
 			seq, at := int64(binary.BigEndian.Uint64(v[0])), int64(binary.BigEndian.Uint64(v[1]))
 			copy(fields[:], v[2:11])
