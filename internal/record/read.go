@@ -422,18 +422,18 @@ func (s *Service) SearchResources(ctx context.Context, p *authz.Principal, resou
 		after = &c
 		detail["page"] = "next"
 	}
+	// The patient's NHS number and how many resources of the type they
+	// have, in one round trip: every page of a search asks for both.
 	var nhs string
-	err = s.db.QueryRow(ctx, `SELECT nhs_number FROM record_resources WHERE id = ? AND resource_type = 'Patient'`, id).Scan(&nhs)
+	set := &Searchset{}
+	err = s.db.QueryRow(ctx, `SELECT p.nhs_number,
+		(SELECT COUNT(*) FROM record_resources c WHERE c.nhs_number = p.nhs_number AND c.resource_type = ?)
+		FROM record_resources p WHERE p.id = ? AND p.resource_type = 'Patient'`, resourceType, id).Scan(&nhs, &set.Total)
 	if store.IsNoRows(err) {
 		return nil, s.refuse(ctx, p, v, "fhir.search", "", errs.E(errs.Invalid, "Patient/%s is not in the record", id), detail)
 	}
 	if err != nil {
 		return nil, errs.Wrap(err, "resolve patient")
-	}
-	set := &Searchset{}
-	if err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM record_resources WHERE nhs_number = ? AND resource_type = ?`, nhs, resourceType).
-		Scan(&set.Total); err != nil {
-		return nil, errs.Wrap(err, "count resources")
 	}
 	q := `SELECT r.id, r.resource_type, r.body, r.version, r.updated_at, o.ods_code, r.nhs_number, r.item_date
 		FROM record_resources r JOIN organisations o ON o.id = r.organisation_id WHERE r.nhs_number = ? AND r.resource_type = ?`
