@@ -399,6 +399,12 @@ func (s *Service) SearchResources(ctx context.Context, p *authz.Principal, resou
 		return nil, err
 	}
 	if resourceType == "Patient" {
+		if sp.Cursor != "" {
+			// A Patient search is not paged (see searchPatients): a cursor
+			// would silently give the first page again.
+			return nil, s.refuse(ctx, p, v, "fhir.search", "", fieldError("_cursor",
+				"A Patient search is not paged: narrow it (given name, gender, postcode) or search by NHS number"), detail)
+		}
 		return s.searchPatients(ctx, p, v, sp.Query, detail)
 	}
 	id := strings.TrimPrefix(sp.Patient, "Patient/")
