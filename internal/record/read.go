@@ -361,9 +361,9 @@ type SearchParams struct {
 	Patient string // for clinical types: the server id of a Patient
 	Query   Query  // for Patient
 
-	// For clinical types: how many resources a page holds (0: DefaultPage),
-	// and where it starts (Searchset.Next of the page before; "" for the
-	// first page).
+	// For clinical types: how many resources a page holds (0: DefaultPage;
+	// outside 1 to MaxPage, refused), and where it starts (Searchset.Next
+	// of the page before; "" for the first page).
 	Count  int
 	Cursor string
 }
