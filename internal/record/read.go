@@ -199,22 +199,21 @@ func (s *Service) read(ctx context.Context, nhs string, view *View) error {
 		FROM record_resources r JOIN organisations o ON o.id = r.organisation_id WHERE r.nhs_number = ?`
 	args := []any{nhs}
 	var lists map[Section]*[]Item
+	var limit int
 	if view.Section == Summary {
 		view.Counts = map[Section]int{}
 		view.Allergies, view.Problems, view.Medications = []Item{}, []Item{}, []Item{}
 		lists = map[Section]*[]Item{Allergies: &view.Allergies, Problems: &view.Problems, Medications: &view.Medications}
+		limit = summaryItems
 	} else {
 		types := typesOf(view.Section)
-		q += ` AND r.resource_type IN ('Patient', ` + store.Values(1, len(types))[1:]
+		q += ` AND r.resource_type IN ('Patient', ` + strings.Repeat("?, ", len(types)-1) + `?)`
 		for _, t := range types {
 			args = append(args, t)
 		}
 		view.Items = []Item{}
 		lists = map[Section]*[]Item{view.Section: &view.Items}
-	}
-	limit := maxItems
-	if view.Section == Summary {
-		limit = summaryItems
+		limit = maxItems
 	}
 	// The Patient rows first: a section's view can then stop reading once
 	// its list is full (a long record has thousands of rows); the summary
