@@ -205,10 +205,12 @@ func (h *Handler) search(w http.ResponseWriter, r *http.Request) {
 	typ := r.PathValue("type")
 	sp := record.SearchParams{Patient: firstOf(q.Get("patient"), q.Get("subject")), Cursor: q.Get("_cursor")}
 	if c := q.Get("_count"); c != "" && typ != "Patient" {
+		// The record checks the page size, after who may search, and
+		// audits a refusal: what is not a number, or is 0, goes to it as
+		// out of range as -1 is.
 		n, err := strconv.Atoi(c)
-		if err != nil || n < 1 {
-			h.outcome(w, r, http.StatusBadRequest, "invalid", "Give a page size (_count) from 1 to "+itoa(record.MaxPage), "_count")
-			return
+		if err != nil || n == 0 {
+			n = -1
 		}
 		sp.Count = n
 	}

@@ -97,5 +97,18 @@ func TestSearchPages(t *testing.T) {
 		if n := f.countEvents("fhir.search", audit.Refused) - before; n != 5 {
 			t.Errorf("%d refused searches audited, want 5", n)
 		}
+		// A patient the record does not hold is refused, and audited, too;
+		// one the record holds with none of the type is an empty page.
+		before = f.countEvents("fhir.search", audit.Refused)
+		if set, err := f.rec.SearchResources(ctx, cp, "Condition", record.SearchParams{Patient: "Patient/nobody"}); errs.CodeOf(err) != errs.Invalid || set != nil {
+			t.Errorf("an unknown patient: %v, %v; want Invalid", set, err)
+		}
+		if n := f.countEvents("fhir.search", audit.Refused) - before; n != 1 {
+			t.Errorf("%d refused searches audited for an unknown patient, want 1", n)
+		}
+		if set, err := f.rec.SearchResources(ctx, cp, "AllergyIntolerance", record.SearchParams{Patient: stored[0].ID}); err != nil ||
+			set.Total != 0 || len(set.Resources) != 0 || set.Next != "" {
+			t.Errorf("a type the patient has none of: %+v, %v", set, err)
+		}
 	})
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caregate/caregate/internal/audit"
+	"github.com/caregate/caregate/internal/errs"
 	"github.com/caregate/caregate/internal/record"
 	"github.com/caregate/caregate/internal/store"
 	"github.com/caregate/caregate/internal/store/storetest"
@@ -100,6 +102,16 @@ func TestFHIRPatientSearchDisclosesOnlyEnoughToPick(t *testing.T) {
 		if err := db.QueryRow(ctx, `SELECT detail FROM audit_events WHERE action = 'fhir.search' AND detail LIKE '%"matched":"25"%'`).Scan(&detail); err != nil ||
 			!strings.Contains(detail, `"results":"20"`) {
 			t.Errorf("the broad search's audit event: %q %v", detail, err)
+		}
+		// It is not paged: a cursor is refused (and audited), not ignored,
+		// which would give the same 20 again.
+		before := f.countEvents("fhir.search", audit.Refused)
+		set, err = f.rec.SearchResources(ctx, cp, "Patient", record.SearchParams{Query: q, Cursor: "MjAyNS0wMS0wOQBhYmM"})
+		if fe := errs.As(err).Fields; errs.CodeOf(err) != errs.Invalid || set != nil || len(fe) != 1 || fe[0].Field != "_cursor" {
+			t.Errorf("a Patient search with a cursor: %v, %v; want Invalid on _cursor", set, err)
+		}
+		if n := f.countEvents("fhir.search", audit.Refused) - before; n != 1 {
+			t.Errorf("%d refused Patient searches audited, want 1", n)
 		}
 	})
 }

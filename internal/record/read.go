@@ -199,22 +199,21 @@ func (s *Service) read(ctx context.Context, nhs string, view *View) error {
 		FROM record_resources r JOIN organisations o ON o.id = r.organisation_id WHERE r.nhs_number = ?`
 	args := []any{nhs}
 	var lists map[Section]*[]Item
+	var limit int
 	if view.Section == Summary {
 		view.Counts = map[Section]int{}
 		view.Allergies, view.Problems, view.Medications = []Item{}, []Item{}, []Item{}
 		lists = map[Section]*[]Item{Allergies: &view.Allergies, Problems: &view.Problems, Medications: &view.Medications}
+		limit = summaryItems
 	} else {
 		types := typesOf(view.Section)
-		q += ` AND r.resource_type IN ('Patient', ` + store.Values(1, len(types))[1:]
+		q += ` AND r.resource_type IN ('Patient', ` + strings.Repeat("?, ", len(types)-1) + `?)`
 		for _, t := range types {
 			args = append(args, t)
 		}
 		view.Items = []Item{}
 		lists = map[Section]*[]Item{view.Section: &view.Items}
-	}
-	limit := maxItems
-	if view.Section == Summary {
-		limit = summaryItems
+		limit = maxItems
 	}
 	// The Patient rows first: a section's view can then stop reading once
 	// its list is full (a long record has thousands of rows); the summary
@@ -361,9 +360,9 @@ type SearchParams struct {
 	Patient string // for clinical types: the server id of a Patient
 	Query   Query  // for Patient
 
-	// For clinical types: how many resources a page holds (0: DefaultPage),
-	// and where it starts (Searchset.Next of the page before; "" for the
-	// first page).
+	// For clinical types: how many resources a page holds (0: DefaultPage;
+	// outside 1 to MaxPage, refused), and where it starts (Searchset.Next
+	// of the page before; "" for the first page).
 	Count  int
 	Cursor string
 }
@@ -399,6 +398,12 @@ func (s *Service) SearchResources(ctx context.Context, p *authz.Principal, resou
 		return nil, err
 	}
 	if resourceType == "Patient" {
+		if sp.Cursor != "" {
+			// A Patient search is not paged (see searchPatients): a cursor
+			// would silently give the first page again.
+			return nil, s.refuse(ctx, p, v, "fhir.search", "", fieldError("_cursor",
+				"A Patient search is not paged: narrow it (given name, gender, postcode) or search by NHS number"), detail)
+		}
 		return s.searchPatients(ctx, p, v, sp.Query, detail)
 	}
 	id := strings.TrimPrefix(sp.Patient, "Patient/")
@@ -422,18 +427,18 @@ func (s *Service) SearchResources(ctx context.Context, p *authz.Principal, resou
 		after = &c
 		detail["page"] = "next"
 	}
+	// The patient's NHS number and how many resources of the type they
+	// have, in one round trip: every page of a search asks for both.
 	var nhs string
-	err = s.db.QueryRow(ctx, `SELECT nhs_number FROM record_resources WHERE id = ? AND resource_type = 'Patient'`, id).Scan(&nhs)
+	set := &Searchset{}
+	err = s.db.QueryRow(ctx, `SELECT p.nhs_number,
+		(SELECT COUNT(*) FROM record_resources c WHERE c.nhs_number = p.nhs_number AND c.resource_type = ?)
+		FROM record_resources p WHERE p.id = ? AND p.resource_type = 'Patient'`, resourceType, id).Scan(&nhs, &set.Total)
 	if store.IsNoRows(err) {
 		return nil, s.refuse(ctx, p, v, "fhir.search", "", errs.E(errs.Invalid, "Patient/%s is not in the record", id), detail)
 	}
 	if err != nil {
 		return nil, errs.Wrap(err, "resolve patient")
-	}
-	set := &Searchset{}
-	if err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM record_resources WHERE nhs_number = ? AND resource_type = ?`, nhs, resourceType).
-		Scan(&set.Total); err != nil {
-		return nil, errs.Wrap(err, "count resources")
 	}
 	q := `SELECT r.id, r.resource_type, r.body, r.version, r.updated_at, o.ods_code, r.nhs_number, r.item_date
 		FROM record_resources r JOIN organisations o ON o.id = r.organisation_id WHERE r.nhs_number = ? AND r.resource_type = ?`

@@ -57,7 +57,7 @@ func (h *Handler) recordFail(w http.ResponseWriter, r *http.Request, err error) 
 
 type recordSearchData struct {
 	Matches  []record.Match
-	Total    int // how many match, when more than Matches
+	Total    int // how many match in all: more than Matches when the search should be narrowed
 	Searched bool
 }
 

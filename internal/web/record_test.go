@@ -347,10 +347,25 @@ func TestRecordPublishing(t *testing.T) {
 			len(page.Link) != 1 || page.Link[0].Relation != "self" {
 			t.Fatalf("second page: %d %v %s", status, err, body)
 		}
-		for q, want := range map[string]string{"&_count=abc": "_count", "&_count=501": "_count", "&_cursor=bogus": "_cursor"} {
+		refusedSearches := func() (n int) {
+			e.app.DB.QueryRow(context.Background(), `SELECT COUNT(*) FROM audit_events WHERE action = 'fhir.search' AND outcome = 'refused'`).Scan(&n)
+			return n
+		}
+		before := refusedSearches()
+		for q, want := range map[string]string{"&_count=abc": "_count", "&_count=501": "_count", "&_cursor=bogus": "_cursor",
+			"&_count=0": "_count", "&_count=-2": "_count"} {
 			if status, body := e.fhirGet(rr.cp, search+q); status != http.StatusBadRequest || !strings.Contains(body, `"expression":["`+want+`"]`) {
 				t.Errorf("%s: %d %s", q, status, body)
 			}
+		}
+		// A Patient search is not paged: a cursor is refused, not ignored.
+		if status, body := e.fhirGet(rr.cp, "/fhir/R4/Patient?identifier="+rr.nhs+"&_cursor=bogus"); status != http.StatusBadRequest ||
+			!strings.Contains(body, `"expression":["_cursor"]`) {
+			t.Errorf("Patient search with a cursor: %d %s", status, body)
+		}
+		// Each bad page is refused by the record, and audited, alike.
+		if n := refusedSearches() - before; n != 6 {
+			t.Errorf("%d refused searches audited, want 6", n)
 		}
 		// The same resource in a Bundle is the same row and version.
 		inBundle := `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":` + cond + `,"request":{"method":"PUT","url":"Condition/pt1-c2"}}]}`
