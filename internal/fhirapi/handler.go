@@ -137,7 +137,7 @@ func (h *Handler) metadata(w http.ResponseWriter, r *http.Request) {
 		if t == "Patient" {
 			res["documentation"] = "A Patient search discloses only what is needed to pick the right person: each match is a Patient " +
 				"tagged SUBSETTED carrying only its id, the NHS number identifier, name, birthDate, gender and the postcode district " +
-				"(address.postalCode), one per NHS number. At most 20 people are returned, ordered by NHS number, with no paging: when " +
+				"(address.postalCode), one per NHS number. At most " + itoa(record.MaxMatches) + " people are returned, ordered by NHS number, with no paging: when " +
 				"more match, Bundle.total says how many and an OperationOutcome entry (search.mode outcome) asks for a narrower search. " +
 				"The full Patient (address, telecom, GP) is a read of Patient/{id}, which is audited as a view of that person's record."
 		}
@@ -217,21 +217,7 @@ func (h *Handler) search(w http.ResponseWriter, r *http.Request) {
 	if typ == "Patient" {
 		sp.Query = record.Query{Family: q.Get("family"), Given: q.Get("given"), BirthDate: strings.TrimPrefix(q.Get("birthdate"), "eq"),
 			Gender: q.Get("gender"), Postcode: q.Get("address-postalcode")}
-		if id := q.Get("identifier"); id != "" {
-			sys, val, ok := strings.Cut(id, "|")
-			if !ok {
-				val, sys = sys, record.NHSNumberSystem
-			}
-			if sys != record.NHSNumberSystem {
-				h.fail(w, r, errs.E(errs.Invalid, "Search Patient by identifier=%s|{NHS number}", record.NHSNumberSystem))
-				return
-			}
-			if strings.TrimSpace(val) == "" {
-				h.fail(w, r, errs.E(errs.Invalid, "The identifier search needs an NHS number after the |"))
-				return
-			}
-			sp.Query.NHSNumber = val
-		}
+		sp.Identifier = q.Get("identifier")
 	}
 	set, err := h.rec.SearchResources(r.Context(), httpauth.From(r.Context()).Principal, typ, sp)
 	if err != nil {
@@ -250,7 +236,7 @@ func (h *Handler) search(w http.ResponseWriter, r *http.Request) {
 			"search": map[string]any{"mode": "match"}})
 	}
 	if typ == "Patient" && set.Total > len(rs) {
-		// A Patient search stops at 20 people and is not paged: the
+		// A Patient search stops at record.MaxMatches people and is not paged: the
 		// client is told, in the searchset itself, to narrow it.
 		entries = append(entries, map[string]any{"search": map[string]any{"mode": "outcome"}, "resource": map[string]any{
 			"resourceType": "OperationOutcome", "issue": []any{map[string]any{"severity": "warning", "code": "too-costly",

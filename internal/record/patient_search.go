@@ -31,7 +31,7 @@ type patientMatch struct {
 
 // findPatients runs a checked Query: one match per NHS number (the newest
 // Patient of every organisation's for that person), ordered by NHS number,
-// at most maxMatches. total is how many people matched in all (more than
+// at most MaxMatches. total is how many people matched in all (more than
 // len(ms) only when the search should be narrowed). The portal's search
 // and the FHIR Patient search both find people here, so that they disclose
 // the same and stop at the same number.
@@ -45,7 +45,7 @@ func (s *Service) findPatients(ctx context.Context, q Query) (ms []patientMatch,
 			ROW_NUMBER() OVER (PARTITION BY nhs_number ORDER BY updated_at DESC, id) AS newest
 			FROM record_resources WHERE resource_type = 'Patient' AND `+where+`) m
 		JOIN organisations o ON o.id = m.organisation_id
-		WHERE m.newest = 1 ORDER BY m.nhs_number LIMIT ?`, append(args, maxMatches+1)...)
+		WHERE m.newest = 1 ORDER BY m.nhs_number LIMIT ?`, append(args, MaxMatches+1)...)
 	if err != nil {
 		return nil, 0, errs.Wrap(err, "search patients")
 	}
@@ -68,14 +68,14 @@ func (s *Service) findPatients(ctx context.Context, q Query) (ms []patientMatch,
 	if err := rows.Err(); err != nil {
 		return nil, 0, errs.Wrap(err, "search patients")
 	}
-	if len(ms) <= maxMatches {
+	if len(ms) <= MaxMatches {
 		return ms, len(ms), nil
 	}
 	if err := s.db.QueryRow(ctx, `SELECT COUNT(DISTINCT nhs_number) FROM record_resources WHERE resource_type = 'Patient' AND `+where,
 		args...).Scan(&total); err != nil {
 		return nil, 0, errs.Wrap(err, "count patients")
 	}
-	return ms[:maxMatches], total, nil
+	return ms[:MaxMatches], total, nil
 }
 
 // minimalPatient is the Patient a FHIR search returns: the NHS number, the

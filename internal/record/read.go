@@ -16,9 +16,9 @@ import (
 	"github.com/tidwall/sjson"
 )
 
-// maxMatches bounds a patient search: a search that finds more should be
+// MaxMatches bounds a patient search: a search that finds more should be
 // narrowed, not paged through.
-const maxMatches = 20
+const MaxMatches = 20
 
 // maxItems bounds one section of one patient.
 const maxItems = 500
@@ -69,7 +69,7 @@ func (q Query) describe() map[string]string {
 	return d
 }
 
-// Search finds patients: at most maxMatches, and how many match in all
+// Search finds patients: at most MaxMatches, and how many match in all
 // (more than it returns when the search should be narrowed). The search,
 // its criteria and the NHS numbers it returned are audited before the
 // results are returned; a refused search is audited too. Callers: anyone who passes the gate (either role).
@@ -359,6 +359,9 @@ func (s *Service) Read(ctx context.Context, p *authz.Principal, resourceType, id
 type SearchParams struct {
 	Patient string // for clinical types: the server id of a Patient
 	Query   Query  // for Patient
+	// For Patient: the FHIR identifier token as given, "{system}|{NHS
+	// number}" or the number alone; it sets Query.NHSNumber.
+	Identifier string
 
 	// For clinical types: how many resources a page holds (0: DefaultPage;
 	// outside 1 to MaxPage, refused), and where it starts (Searchset.Next
@@ -403,6 +406,11 @@ func (s *Service) SearchResources(ctx context.Context, p *authz.Principal, resou
 			// would silently give the first page again.
 			return nil, s.refuse(ctx, p, v, "fhir.search", "", fieldError("_cursor",
 				"A Patient search is not paged: narrow it (given name, gender, postcode) or search by NHS number"), detail)
+		}
+		if sp.Identifier != "" {
+			if sp.Query.NHSNumber, err = identifierNHSNumber(sp.Identifier); err != nil {
+				return nil, s.refuse(ctx, p, v, "fhir.search", "", err, detail)
+			}
 		}
 		return s.searchPatients(ctx, p, v, sp.Query, detail)
 	}
@@ -487,6 +495,22 @@ func (s *Service) SearchResources(ctx context.Context, p *authz.Principal, resou
 	}
 	set.Resources = out
 	return set, nil
+}
+
+// identifierNHSNumber reads a Patient search's identifier token: an NHS
+// number, with or without its system.
+func identifierNHSNumber(token string) (string, error) {
+	sys, val, ok := strings.Cut(token, "|")
+	if !ok {
+		val, sys = sys, NHSNumberSystem
+	}
+	if sys != NHSNumberSystem {
+		return "", fieldError("identifier", "Search Patient by identifier=%s|{NHS number}", NHSNumberSystem)
+	}
+	if strings.TrimSpace(val) == "" {
+		return "", fieldError("identifier", "The identifier search needs an NHS number after the |")
+	}
+	return val, nil
 }
 
 // fieldError is an Invalid error about one search parameter.

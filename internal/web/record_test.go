@@ -367,6 +367,17 @@ func TestRecordPublishing(t *testing.T) {
 		if n := refusedSearches() - before; n != 6 {
 			t.Errorf("%d refused searches audited, want 6", n)
 		}
+		// So is a Patient search by an identifier that is not an NHS number.
+		before = refusedSearches()
+		for _, id := range []string{"https://example.org/mrn|123", "https://fhir.nhs.uk/Id/nhs-number|"} {
+			if status, body := e.fhirGet(rr.cp, "/fhir/R4/Patient?identifier="+url.QueryEscape(id)); status != http.StatusBadRequest ||
+				!strings.Contains(body, `"expression":["identifier"]`) {
+				t.Errorf("identifier %s: %d %s", id, status, body)
+			}
+		}
+		if n := refusedSearches() - before; n != 2 {
+			t.Errorf("%d refused identifier searches audited, want 2", n)
+		}
 		// The same resource in a Bundle is the same row and version.
 		inBundle := `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":` + cond + `,"request":{"method":"PUT","url":"Condition/pt1-c2"}}]}`
 		if status, body := e.publish(tok, "POST", "/fhir/R4/", []byte(inBundle)); status != http.StatusOK || !strings.Contains(body, "/_history/1") ||
