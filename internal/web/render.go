@@ -77,12 +77,7 @@ func parseTemplates(assets *Assets) (map[string]*template.Template, error) {
 			}
 			return u, nil
 		},
-		"date": func(t time.Time) string {
-			if t.IsZero() {
-				return ""
-			}
-			return t.UTC().Format("15:04 02/01/2006")
-		},
+		"date": formatDate,
 		"day":  func(t time.Time) string { return t.UTC().Format("2 January 2006") },
 		"join": strings.Join,
 		"list": func(xs ...string) []string { return xs },
@@ -132,6 +127,14 @@ func parseTemplates(assets *Assets) (map[string]*template.Template, error) {
 		out[strings.TrimSuffix(name, ".html")] = t
 	}
 	return out, nil
+}
+
+// formatDate is how pages show an instant: "15:04 02/01/2006", in UTC.
+func formatDate(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("15:04 02/01/2006")
 }
 
 var labels = map[string]string{
