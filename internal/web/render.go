@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/caregate/caregate/internal/authz"
@@ -69,7 +71,12 @@ func (p *Page) Staff() bool { return p.P != nil && len(p.P.Global) > 0 }
 // parseTemplates parses every page with the shared layout at start-up, so a
 // broken template fails at once rather than on first use.
 func parseTemplates(assets *Assets) (map[string]*template.Template, error) {
+	head, err := headLinks(assets)
+	if err != nil {
+		return nil, err
+	}
 	funcs := template.FuncMap{
+		"head": func() template.HTML { return head },
 		"asset": func(name string) (string, error) {
 			u := assets.URL(name)
 			if u == "" {
@@ -135,6 +142,81 @@ func formatDate(t time.Time) string {
 		return ""
 	}
 	return t.UTC().Format("15:04 02/01/2006")
+}
+
+// headLinks is the stylesheets, icon and script every page links to, at
+// their content-hashed addresses: written once, at start-up.
+func headLinks(assets *Assets) (template.HTML, error) {
+	var b strings.Builder
+	for _, l := range []struct{ format, asset string }{
+		{`<link rel="stylesheet" href="%s">`, "nhsuk/nhsuk-frontend.min.css"},
+		{`<link rel="stylesheet" href="%s">`, "caregate.css"},
+		{`<link rel="icon" href="%s" type="image/svg+xml">`, "nhsuk/assets/images/favicon.svg"},
+		{`<script type="module" src="%s"></script>`, "nhsuk/nhsuk-frontend.init.min.js"},
+	} {
+		u := assets.URL(l.asset)
+		if u == "" {
+			return "", fmt.Errorf("unknown asset %q", l.asset)
+		}
+		fmt.Fprintf(&b, l.format+"\n", template.HTMLEscapeString(u))
+	}
+	return template.HTML(strings.TrimSuffix(b.String(), "\n")), nil
+}
+
+// navItems are the header's menu: the Nav value that marks an item
+// current, its address and its text.
+var navItems = []struct{ nav, href, text string }{
+	{"home", "/", "Home"}, {"requests", "/requests", "Requests"}, {"record", "/record", "Care record"},
+	{"training", "/training", "Training"}, {"sites", "/sites", "Manage sites"}, {"admin", "/admin", "Administration"},
+	{"account", "/account", "Your account"},
+}
+
+// navCache holds the menu as written for each current item and pair of
+// optional items: it holds no one's data, and a page was spending more on
+// the menu's comparisons in html/template than on its own content.
+var navCache sync.Map // navKey → template.HTML
+
+type navKey struct {
+	nav          string
+	sites, admin bool
+}
+
+// Navigation is the header's menu for the signed-in user: "Manage sites"
+// for site authorisers, "Administration" for administrators and privacy
+// officers, and the page's own item marked current.
+func (p *Page) Navigation() template.HTML {
+	k := navKey{nav: p.Nav, sites: p.IsAuthoriser(), admin: p.IsAdmin() || p.P.Has(authz.PrivacyOfficer)}
+	if h, ok := navCache.Load(k); ok {
+		return h.(template.HTML)
+	}
+	var b strings.Builder
+	b.WriteString(`<nav class="nhsuk-header__navigation" aria-label="Menu">
+    <div class="nhsuk-header__navigation-container nhsuk-width-container">
+      <ul class="nhsuk-header__navigation-list">
+`)
+	for _, it := range navItems {
+		if it.nav == "sites" && !k.sites || it.nav == "admin" && !k.admin {
+			continue
+		}
+		cur := it.nav == p.Nav
+		b.WriteString(`        <li class="nhsuk-header__navigation-item`)
+		if cur {
+			b.WriteString(` nhsuk-header__navigation-item--current`)
+		}
+		b.WriteString(`"><a class="nhsuk-header__navigation-link" href="` + it.href + `"`)
+		if cur {
+			b.WriteString(` aria-current="page"`)
+		}
+		b.WriteString(`>` + it.text + "</a></li>\n")
+	}
+	b.WriteString(`      </ul>
+    </div>
+  </nav>`)
+	h := template.HTML(b.String())
+	if slices.ContainsFunc(navItems, func(it struct{ nav, href, text string }) bool { return it.nav == p.Nav }) || p.Nav == "" {
+		navCache.Store(k, h) // only the fixed Nav values, so the cache stays small
+	}
+	return h
 }
 
 var labels = map[string]string{
