@@ -61,7 +61,8 @@ func TestIngestAndRoleFilter(t *testing.T) {
 			if err != nil {
 				t.Fatalf("care professional, %s: %v", sec, err)
 			}
-			if v.Patient.Name != "Ann SMYTH" || v.Patient.GPPractice != "Meadow Lane Surgery" {
+			if v.Patient.Name != "Ann SMYTH" || v.Patient.GPPractice != "Meadow Lane Surgery" || v.Patient.Address != "1 High Street, Leicester, LE1 5AB" ||
+				v.Patient.Gender == "" || v.Patient.BirthDate == "" {
 				t.Fatalf("banner: %+v", v.Patient)
 			}
 			if sec != record.Summary && len(v.Items) == 0 {

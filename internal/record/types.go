@@ -31,10 +31,10 @@ const (
 var Sections = []Section{Summary, Appointments, Encounters, Problems, Medications, Allergies, Results, Documents}
 
 // SectionTitle is a section's heading.
-func SectionTitle(s Section) string {
-	return map[Section]string{Demographics: "Demographics", Summary: "Summary", Appointments: "Appointments", Encounters: "Encounters",
-		Problems: "Problems", Medications: "Medications", Allergies: "Allergies", Results: "Results", Documents: "Documents"}[s]
-}
+func SectionTitle(s Section) string { return sectionTitles[s] }
+
+var sectionTitles = map[Section]string{Demographics: "Demographics", Summary: "Summary", Appointments: "Appointments", Encounters: "Encounters",
+	Problems: "Problems", Medications: "Medications", Allergies: "Allergies", Results: "Results", Documents: "Documents"}
 
 // The FHIR resource types the record holds, and the section each belongs to.
 var typeSection = map[string]Section{
