@@ -124,13 +124,21 @@ const noAutoCheckpoint = "&_pragma=wal_autocheckpoint(0)"
 // of the tables written most stay cached between transactions.
 const writerCache = "&_pragma=cache_size(-32768)"
 
+// walSizeLimit is what the WAL file is cut back to when it starts again
+// from its beginning after a checkpoint. SQLite otherwise reuses the file at
+// its largest size ever: a bulk load left 5 GB on disk, for a log that
+// holds a few megabytes between checkpoints.
+var walSizeLimit int64 = 64 << 20
+
 // checkpointEvery is how often the checkpointer folds the WAL back.
 const checkpointEvery = 500 * time.Millisecond
 
 func openSQLite(ctx context.Context, path string) (*DB, error) {
 	// _txlock=immediate: BEGIN takes the write lock at once, so a transaction
 	// never fails half-way when it upgrades from read to write.
-	w, err := sql.Open("sqlite", "file:"+path+"?"+sqlitePragmas+noAutoCheckpoint+writerCache+"&_txlock=immediate")
+	// The writer cuts the WAL back: it is the connection that restarts it.
+	w, err := sql.Open("sqlite", "file:"+path+"?"+sqlitePragmas+noAutoCheckpoint+writerCache+
+		"&_pragma=journal_size_limit("+strconv.FormatInt(walSizeLimit, 10)+")&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
