@@ -60,7 +60,16 @@ type Options struct {
 	URL string
 	// DataDir holds caregate.db for SQLite.
 	DataDir string
+	// WALSizeLimit is what SQLite cuts its WAL file back to when the log
+	// starts again from its beginning after a checkpoint (0:
+	// DefaultWALSizeLimit). SQLite otherwise reuses the file at its largest
+	// size ever: a bulk load left 5 GB on disk, for a log that holds a few
+	// megabytes between checkpoints.
+	WALSizeLimit int64
 }
+
+// DefaultWALSizeLimit is the WAL file's size limit unless Options say.
+const DefaultWALSizeLimit = 64 << 20
 
 // Open opens the database without migrating it.
 func Open(ctx context.Context, o Options) (*DB, error) {
@@ -77,7 +86,11 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
-	return openSQLite(ctx, filepath.Join(dir, "caregate.db"))
+	limit := o.WALSizeLimit
+	if limit == 0 {
+		limit = DefaultWALSizeLimit
+	}
+	return openSQLite(ctx, filepath.Join(dir, "caregate.db"), limit)
 }
 
 func schemeOf(u string) string {
@@ -124,21 +137,15 @@ const noAutoCheckpoint = "&_pragma=wal_autocheckpoint(0)"
 // of the tables written most stay cached between transactions.
 const writerCache = "&_pragma=cache_size(-32768)"
 
-// walSizeLimit is what the WAL file is cut back to when it starts again
-// from its beginning after a checkpoint. SQLite otherwise reuses the file at
-// its largest size ever: a bulk load left 5 GB on disk, for a log that
-// holds a few megabytes between checkpoints.
-var walSizeLimit int64 = 64 << 20
-
 // checkpointEvery is how often the checkpointer folds the WAL back.
 const checkpointEvery = 500 * time.Millisecond
 
-func openSQLite(ctx context.Context, path string) (*DB, error) {
+func openSQLite(ctx context.Context, path string, walLimit int64) (*DB, error) {
 	// _txlock=immediate: BEGIN takes the write lock at once, so a transaction
 	// never fails half-way when it upgrades from read to write.
 	// The writer cuts the WAL back: it is the connection that restarts it.
 	w, err := sql.Open("sqlite", "file:"+path+"?"+sqlitePragmas+noAutoCheckpoint+writerCache+
-		"&_pragma=journal_size_limit("+strconv.FormatInt(walSizeLimit, 10)+")&_txlock=immediate")
+		"&_pragma=journal_size_limit("+strconv.FormatInt(walLimit, 10)+")&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}

@@ -14,10 +14,9 @@ import (
 // copied it back and the next commit starts the log again, the file is cut
 // back to the limit instead of staying at its largest size.
 func TestWALIsCutBackAfterACheckpoint(t *testing.T) {
-	defer store.SetWALSizeLimit(1 << 20)()
 	ctx := context.Background()
 	dir := t.TempDir()
-	db, err := store.Open(ctx, store.Options{DataDir: dir})
+	db, err := store.Open(ctx, store.Options{DataDir: dir, WALSizeLimit: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}

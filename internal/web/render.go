@@ -9,9 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
-	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/caregate/caregate/internal/authz"
@@ -171,31 +169,20 @@ var navItems = []struct{ nav, href, text string }{
 	{"account", "/account", "Your account"},
 }
 
-// navCache holds the menu as written for each current item and pair of
-// optional items: it holds no one's data, and a page was spending more on
-// the menu's comparisons in html/template than on its own content.
-var navCache sync.Map // navKey → template.HTML
-
-type navKey struct {
-	nav          string
-	sites, admin bool
-}
-
 // Navigation is the header's menu for the signed-in user: "Manage sites"
 // for site authorisers, "Administration" for administrators and privacy
-// officers, and the page's own item marked current.
+// officers, and the page's own item marked current. It is written in Go:
+// as template actions its comparisons cost more than the page's content.
 func (p *Page) Navigation() template.HTML {
-	k := navKey{nav: p.Nav, sites: p.IsAuthoriser(), admin: p.IsAdmin() || p.P.Has(authz.PrivacyOfficer)}
-	if h, ok := navCache.Load(k); ok {
-		return h.(template.HTML)
-	}
+	sites, admin := p.IsAuthoriser(), p.IsAdmin() || p.P.Has(authz.PrivacyOfficer)
 	var b strings.Builder
+	b.Grow(2 << 10)
 	b.WriteString(`<nav class="nhsuk-header__navigation" aria-label="Menu">
     <div class="nhsuk-header__navigation-container nhsuk-width-container">
       <ul class="nhsuk-header__navigation-list">
 `)
 	for _, it := range navItems {
-		if it.nav == "sites" && !k.sites || it.nav == "admin" && !k.admin {
+		if it.nav == "sites" && !sites || it.nav == "admin" && !admin {
 			continue
 		}
 		cur := it.nav == p.Nav
@@ -203,20 +190,20 @@ func (p *Page) Navigation() template.HTML {
 		if cur {
 			b.WriteString(` nhsuk-header__navigation-item--current`)
 		}
-		b.WriteString(`"><a class="nhsuk-header__navigation-link" href="` + it.href + `"`)
+		b.WriteString(`"><a class="nhsuk-header__navigation-link" href="`)
+		b.WriteString(it.href)
+		b.WriteString(`"`)
 		if cur {
 			b.WriteString(` aria-current="page"`)
 		}
-		b.WriteString(`>` + it.text + "</a></li>\n")
+		b.WriteString(`>`)
+		b.WriteString(it.text)
+		b.WriteString("</a></li>\n")
 	}
 	b.WriteString(`      </ul>
     </div>
   </nav>`)
-	h := template.HTML(b.String())
-	if slices.ContainsFunc(navItems, func(it struct{ nav, href, text string }) bool { return it.nav == p.Nav }) || p.Nav == "" {
-		navCache.Store(k, h) // only the fixed Nav values, so the cache stays small
-	}
-	return h
+	return template.HTML(b.String())
 }
 
 var labels = map[string]string{
