@@ -65,7 +65,8 @@ type Authenticator struct {
 	csrfKey    []byte
 	trustProxy bool
 	secure     bool
-	memory     memory // callers recently identified (see RememberFor)
+	memory     memory      // callers recently identified (see RememberFor)
+	gens       sharedReads // reads of the auth_generation count (see generation)
 }
 
 // New returns an Authenticator. csrfKey is shared by every instance (it lives

@@ -55,12 +55,86 @@ func (m *memory) put(key string, r *remembered) {
 }
 
 // generation reads the auth_generation count; ok is false if it cannot be
-// read, and then nothing is remembered or recalled.
+// read, and then nothing is remembered or recalled. Requests share reads:
+// a request takes the count from a read that began after the request did
+// (its own, or one already started for others), never from an earlier one.
+// So every change committed before a request arrived is seen, as if each
+// request read the count itself, while under load one read serves all the
+// requests that arrived during the one before it.
 func (a *Authenticator) generation(ctx context.Context) (gen int64, ok bool) {
-	if err := a.db.QueryRow(ctx, `SELECT gen FROM auth_generation WHERE id = 1`).Scan(&gen); err != nil {
-		return 0, false
+	return a.gens.get(ctx, func(ctx context.Context) (int64, bool) {
+		var gen int64
+		if err := a.db.QueryRow(ctx, `SELECT gen FROM auth_generation WHERE id = 1`).Scan(&gen); err != nil {
+			return 0, false
+		}
+		return gen, true
+	})
+}
+
+// sharedReads lets concurrent requests share reads of a value that must be
+// read after each request began. Reads are numbered as they start, one at
+// a time.
+type sharedReads struct {
+	mu      sync.Mutex
+	started int64       // how many reads have started
+	cur     *sharedRead // the read under way, number started; nil if none
+	last    *sharedRead // the last read finished, number lastN
+	lastN   int64
+	waiting int // requests waiting for a read under way, for tests
+}
+
+type sharedRead struct {
+	done chan struct{}
+	v    int64
+	ok   bool
+}
+
+// get returns the value of a read that started after get was called:
+// it waits for such a read under way, or makes one.
+func (g *sharedReads) get(ctx context.Context, read func(context.Context) (int64, bool)) (int64, bool) {
+	g.mu.Lock()
+	arrived := g.started // reads numbered above this began after us
+	for {
+		if g.last != nil && g.lastN > arrived {
+			r := g.last
+			g.mu.Unlock()
+			return r.v, r.ok
+		}
+		if r := g.cur; r != nil {
+			n := g.started
+			g.waiting++
+			g.mu.Unlock()
+			select {
+			case <-r.done:
+			case <-ctx.Done():
+			}
+			g.mu.Lock()
+			g.waiting--
+			g.mu.Unlock()
+			if ctx.Err() != nil {
+				return 0, false
+			}
+			if n > arrived {
+				return r.v, r.ok
+			}
+			g.mu.Lock()
+			continue
+		}
+		g.started++
+		n, r := g.started, &sharedRead{done: make(chan struct{})}
+		g.cur = r
+		g.mu.Unlock()
+		// Not cancelled with this request: others may be waiting on it.
+		r.v, r.ok = read(context.WithoutCancel(ctx))
+		g.mu.Lock()
+		g.cur = nil
+		if n > g.lastN {
+			g.last, g.lastN = r, n
+		}
+		g.mu.Unlock()
+		close(r.done)
+		return r.v, r.ok
 	}
-	return gen, true
 }
 
 // recall fills c from a caller remembered under key, if there is one that
