@@ -108,35 +108,21 @@ func (a *Authenticator) Identify(next http.Handler) http.Handler {
 		if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
 			secret := strings.TrimSpace(h[7:])
 			key := "t:" + ident.Hash(secret)
-			gen, genOK := a.generation(ctx)
-			if !genOK || !a.recall(key, gen, c) {
+			if gen, genOK, hit := a.recalled(ctx, key, c); !hit {
 				if u, err := a.users.AuthenticateToken(ctx, secret); err == nil {
-					if p, err := authz.Load(ctx, a.db, u); err == nil {
-						p.IP, p.UserAgent, p.ViaToken = c.IP, c.UserAgent, true
-						c.User, c.Principal = u, p
-						if genOK {
-							a.remember(key, gen, c)
-						}
-					}
+					a.identified(ctx, key, gen, genOK, c, u, true)
 				} else {
 					c.Token = "invalid-bearer" // a bad token is refused, never treated as anonymous
 				}
 			}
 		} else if ck, err := r.Cookie(SessionCookie); err == nil && ck.Value != "" {
 			key := "s:" + ident.Hash(ck.Value)
-			gen, genOK := a.generation(ctx)
-			if genOK && a.recall(key, gen, c) {
+			if gen, genOK, hit := a.recalled(ctx, key, c); hit {
 				c.Token = ck.Value
 			} else if sess, u, err := a.users.Session(ctx, ck.Value); err == nil {
 				c.Session, c.User, c.Token = sess, u, ck.Value
-				if sess.State == auth.StateFull {
-					if p, err := authz.Load(ctx, a.db, u); err == nil {
-						p.IP, p.UserAgent = c.IP, c.UserAgent
-						c.Principal = p
-						if genOK {
-							a.remember(key, gen, c) // only fully signed-in sessions
-						}
-					}
+				if sess.State == auth.StateFull { // only fully signed-in sessions have a principal
+					a.identified(ctx, key, gen, genOK, c, u, false)
 				}
 			}
 		}
@@ -145,6 +131,28 @@ func (a *Authenticator) Identify(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, ctxKey{}, c)))
 	})
+}
+
+// recalled reads the auth_generation count and recalls the caller
+// remembered under key at that count, if any (hit).
+func (a *Authenticator) recalled(ctx context.Context, key string, c *Caller) (gen int64, genOK, hit bool) {
+	gen, genOK = a.generation(ctx)
+	return gen, genOK, genOK && a.recall(key, gen, c)
+}
+
+// identified gives c, authenticated as u, its principal and remembers it
+// under key at generation gen (read before u was loaded) if the count
+// could be read. A principal that cannot be loaded leaves c without one.
+func (a *Authenticator) identified(ctx context.Context, key string, gen int64, genOK bool, c *Caller, u *auth.User, viaToken bool) {
+	p, err := authz.Load(ctx, a.db, u)
+	if err != nil {
+		return
+	}
+	p.IP, p.UserAgent, p.ViaToken = c.IP, c.UserAgent, viaToken
+	c.User, c.Principal = u, p
+	if genOK {
+		a.remember(key, gen, c)
+	}
 }
 
 // BadBearer reports whether the request carried an API token that failed.
