@@ -11,15 +11,19 @@ import (
 )
 
 // BeforeCommitLast functions run after every BeforeCommit function, even
-// those registered later or added by another hook; an error from one rolls
-// the transaction back.
+// those registered later or added by another hook, and a BeforeCommit
+// function a last one adds still runs; an error from one rolls the
+// transaction back.
 func TestBeforeCommitLastRunsLast(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		var order []string
 		note := func(s string) func() error { return func() error { order = append(order, s); return nil } }
 		err := db.InTx(ctx, func(tx *store.Tx) error {
-			tx.BeforeCommitLast(note("last"))
+			tx.BeforeCommitLast(func() error {
+				tx.BeforeCommit(note("added by last"))
+				return note("last")()
+			})
 			tx.BeforeCommit(func() error {
 				tx.BeforeCommit(note("added"))
 				return note("first")()
@@ -31,7 +35,7 @@ func TestBeforeCommitLastRunsLast(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := strings.Join(order, " "); got != "first second added last" {
+		if got := strings.Join(order, " "); got != "first second added last added by last" {
 			t.Fatalf("hooks ran in the order %q", got)
 		}
 

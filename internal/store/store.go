@@ -509,12 +509,19 @@ func (db *DB) InTx(ctx context.Context, fn func(*Tx) error) error {
 		_ = tx.Rollback()
 		return err
 	}
-	for _, hooks := range []*[]func() error{&t.before, &t.last} {
-		for i := 0; i < len(*hooks); i++ { // hooks may add hooks
-			if err := (*hooks)[i](); err != nil {
-				_ = tx.Rollback()
-				return err
-			}
+	// Hooks may add hooks: every BeforeCommit hook runs before the
+	// BeforeCommitLast hooks not yet run, and one a last hook adds runs
+	// after it, before the commit.
+	for b, l := 0, 0; b < len(t.before) || l < len(t.last); {
+		var hook func() error
+		if b < len(t.before) {
+			hook, b = t.before[b], b+1
+		} else {
+			hook, l = t.last[l], l+1
+		}
+		if err := hook(); err != nil {
+			_ = tx.Rollback()
+			return err
 		}
 	}
 	if err := tx.Commit(); err != nil {
