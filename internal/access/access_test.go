@@ -316,6 +316,11 @@ func TestAccountLifecycle(t *testing.T) {
 		if a.Status != access.AccountDeactivated || a.StatusReason != access.ReasonMaternityLeave {
 			t.Fatalf("deactivated: %+v", a)
 		}
+		var deactivatedAt int64
+		if err := w.db.QueryRow(w.ctx, `SELECT deactivated_at FROM record_accounts WHERE user_id = ?`, uid).Scan(&deactivatedAt); err != nil ||
+			deactivatedAt != w.clock.Now().UnixMicro() {
+			t.Fatalf("deactivated_at %d, want now (%v)", deactivatedAt, err)
+		}
 		if _, err := w.users.AuthenticateToken(w.ctx, tok); err == nil {
 			t.Error("deactivation left the person's API token working")
 		}

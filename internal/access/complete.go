@@ -363,6 +363,10 @@ func (s *Service) setStatus(ctx context.Context, tx *store.Tx, who audit.Who, r 
 	now := s.clock.Now().UnixMicro()
 	q := `UPDATE record_accounts SET status = ?, status_reason = ?, updated_at = ?`
 	args := []any{status, reason, now}
+	if status == AccountDeactivated {
+		q += `, deactivated_at = ?`
+		args = append(args, now)
+	}
 	if status == AccountActive {
 		// The inactivity clock starts again at reactivation.
 		q += `, activated_at = ?, last_used_at = 0, idle_from = ?, inactivity_warned_at = 0`

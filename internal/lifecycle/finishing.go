@@ -32,7 +32,7 @@ func (s *Service) endFinished(ctx context.Context, now time.Time, r *Result) err
 	// The terms status IN (…) AND finishing_date <> '' are those of the
 	// partial index record_accounts_finishing, so that SQLite uses it.
 	due := `status IN ('pending', 'active') AND finishing_date <> '' AND finishing_date <= ?`
-	q := s.update("record_accounts") + ` SET status = 'deactivated', status_reason = 'end_of_contract', updated_at = ?
+	q := s.update("record_accounts") + ` SET status = 'deactivated', status_reason = 'end_of_contract', updated_at = ?, deactivated_at = ?
 		WHERE ` + s.pick("record_accounts", due, "finishing_date") + ` AND ` + due + `
 		RETURNING user_id, organisation_id, finishing_date`
 	endMemberships := s.update("memberships") + ` SET status = 'deactivated', status_reason = 'end_of_contract', ended_by = 'system', ended_at = ?, updated_at = ?
@@ -41,7 +41,7 @@ func (s *Service) endFinished(ctx context.Context, now time.Time, r *Result) err
 	return s.batches(ctx, r, &r.FinishedAccounts, &r.FinishedMemberships, func(tx *store.Tx, limit int) (counts, error) {
 		// Overseers are read before the memberships end: the authorisers
 		// told are those of the sites where the person was active.
-		c, err := s.changeAccounts(ctx, tx, "end accounts at their finishing date", false, true, q, t, today, limit, today)
+		c, err := s.changeAccounts(ctx, tx, "end accounts at their finishing date", false, true, q, t, t, today, limit, today)
 		if err != nil || len(c.list) == 0 {
 			return counts{}, err
 		}

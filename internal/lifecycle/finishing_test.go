@@ -82,6 +82,9 @@ func TestFinishingDates(t *testing.T) {
 		if s := w.str(`SELECT status || ' ' || status_reason FROM record_accounts WHERE user_id = ?`, dee); s != "deactivated end_of_contract" {
 			t.Errorf("Dee's account: %s", s)
 		}
+		if n := w.count(`SELECT COUNT(*) FROM record_accounts WHERE user_id = ? AND deactivated_at = ?`, dee, w.clock.Now().UnixMicro()); n != 1 {
+			t.Errorf("Dee's account does not say when it was deactivated")
+		}
 		if got := w.recipients(notify.KindMembersAccessEnded); got != "desk@nhs.net" {
 			t.Errorf("told of Dee's end: %q", got)
 		}

@@ -109,12 +109,12 @@ func (s *Service) deactivateInactive(ctx context.Context, now time.Time, r *Resu
 	// not exist. The outer conditions re-check each row, so a use recorded
 	// meanwhile (access.Service.MarkUsed) saves the account.
 	due := `status = 'active' AND idle_from > 0 AND idle_from <= ? AND (finishing_date = '' OR finishing_date > ?)`
-	q := s.update("record_accounts") + ` SET status = 'deactivated', status_reason = 'inactivity', updated_at = ?
+	q := s.update("record_accounts") + ` SET status = 'deactivated', status_reason = 'inactivity', updated_at = ?, deactivated_at = ?
 		WHERE ` + s.pick("record_accounts", due, "idle_from") + ` AND ` + due + `
 		RETURNING user_id, organisation_id, idle_from`
 	rule := s.RuleInactivity()
 	return s.batches(ctx, r, &r.InactiveDeactivated, nil, func(tx *store.Tx, limit int) (counts, error) {
-		c, err := s.changeAccounts(ctx, tx, "deactivate inactive accounts", true, true, q, t, cutoff, today, limit, cutoff, today)
+		c, err := s.changeAccounts(ctx, tx, "deactivate inactive accounts", true, true, q, t, t, cutoff, today, limit, cutoff, today)
 		if err != nil || len(c.list) == 0 {
 			return counts{}, err
 		}

@@ -51,12 +51,12 @@ func TestInactivityExactlyAt90Days(t *testing.T) {
 		w.at(t0.Add(90 * day))
 		w.sweep(lifecycle.Result{InactiveDeactivated: 1, Emails: 3})
 		var status, reason string
-		var updated int64
-		if err := w.db.QueryRow(w.ctx, `SELECT status, status_reason, updated_at FROM record_accounts WHERE user_id = ?`, x.mo).Scan(&status, &reason, &updated); err != nil {
+		var updated, deactivated int64
+		if err := w.db.QueryRow(w.ctx, `SELECT status, status_reason, updated_at, deactivated_at FROM record_accounts WHERE user_id = ?`, x.mo).Scan(&status, &reason, &updated, &deactivated); err != nil {
 			t.Fatal(err)
 		}
-		if status != "deactivated" || reason != "inactivity" || updated != w.clock.Now().UnixMicro() {
-			t.Fatalf("after 90 days: %s %s %d", status, reason, updated)
+		if now := w.clock.Now().UnixMicro(); status != "deactivated" || reason != "inactivity" || updated != now || deactivated != now {
+			t.Fatalf("after 90 days: %s %s updated %d deactivated %d", status, reason, updated, deactivated)
 		}
 		if n := w.count(`SELECT COUNT(*) FROM memberships WHERE user_id = ? AND status = 'active'`, x.mo); n != 2 {
 			t.Errorf("%d active memberships, want 2: portal access continues", n)

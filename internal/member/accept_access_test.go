@@ -296,8 +296,8 @@ func TestReturningMemberWithADeactivatedAccountIsReactivated(t *testing.T) {
 
 		// The inactivity rule deactivates the account while she stays.
 		g.clock.Advance(91 * 24 * time.Hour)
-		if _, err := g.db.Exec(g.ctx, `UPDATE record_accounts SET status = 'deactivated', status_reason = 'inactivity', updated_at = ? WHERE user_id = ?`,
-			g.clock.Now().UnixMicro(), m.UserID); err != nil {
+		if _, err := g.db.Exec(g.ctx, `UPDATE record_accounts SET status = 'deactivated', status_reason = 'inactivity', updated_at = ?, deactivated_at = ? WHERE user_id = ?`,
+			g.clock.Now().UnixMicro(), g.clock.Now().UnixMicro(), m.UserID); err != nil {
 			t.Fatal(err)
 		}
 		before := g.requests(m.UserID)
@@ -379,6 +379,65 @@ func TestAcceptAtAnotherSiteOfTheSameOrganisationAsksNothing(t *testing.T) {
 		a := g.rejoin(g.other, g.mentalHealth, "nina.new@nhs.net")
 		if a.RequestID != "" || a.Message != "" || g.requests(m.UserID) != 1 || g.sweep() != 0 {
 			t.Fatalf("acceptance %+v; %d requests", a, g.requests(m.UserID))
+		}
+	})
+}
+
+// When a record account was deactivated is kept apart from its other
+// changes: someone who joins a site after the deactivation is asked a
+// reactivation for, even when the deactivated account has changed since
+// (here it took the new site's finishing date), which the gate once took
+// for the moment of deactivation.
+func TestJoiningAfterADeactivationCountsFromTheDeactivation(t *testing.T) {
+	eachGate(t, func(t *testing.T, g *gateWorld) {
+		m := g.join(g.riversideAuthoriser, g.nursing, "nina.new@nhs.net")
+		g.complete(g.train(m.UserID).RequestID)
+		out, err := g.svc.Deactivate(g.ctx, g.at(g.riversideAuthoriser, g.nursing.ID), m.ID, "maternity_leave", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		g.complete(out.RequestID)
+
+		// A second mandatory module, so that she is not trained when she
+		// comes back and nothing is raised at once.
+		mod, err := g.tr.CreateModule(g.ctx, g.admin, training.Content{Title: "Confidentiality", Summary: "Refresher",
+			Pages: []training.PageInput{{Title: "Confidentiality", Body: "Share only for care."}}}, training.SettingsInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := g.tr.Publish(g.ctx, g.admin, mod.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := g.tr.AddRule(g.ctx, g.admin, training.RuleInput{ModuleID: mod.ID}); err != nil {
+			t.Fatal(err)
+		}
+		a := g.rejoin(g.other, g.mentalHealth, "nina.new@nhs.net")
+		if a.RequestID != "" {
+			t.Fatalf("raised %s at acceptance with training due", a.RequestRef)
+		}
+		var membership string
+		if err := g.db.QueryRow(g.ctx, `SELECT id FROM memberships WHERE user_id = ? AND site_id = ?`, m.UserID, g.mentalHealth.ID).Scan(&membership); err != nil {
+			t.Fatal(err)
+		}
+		g.clock.Advance(time.Hour)
+		finish := g.clock.Now().AddDate(0, 6, 0).Format(time.DateOnly)
+		if _, err := g.svc.UpdateMember(g.ctx, g.at(g.other, g.mentalHealth.ID), membership, member.MemberEdit{FinishingDate: finish}); err != nil {
+			t.Fatal(err)
+		}
+		if acct := g.account(m.UserID); acct.Status != access.AccountDeactivated || acct.FinishingDate != finish {
+			t.Fatalf("account %+v", acct)
+		}
+
+		g.clock.Advance(time.Hour)
+		pr, err := g.tr.CompletePage(g.ctx, g.principal(m.UserID), mod.ID, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pr.Gate == nil || pr.Gate.RequestID == "" {
+			t.Fatalf("training complete, the gate raised nothing: %+v", pr.Gate)
+		}
+		if r := g.request(pr.Gate.RequestID); r.Type != access.TypeReactivation || r.SiteID != g.mentalHealth.ID {
+			t.Fatalf("request %+v", r)
 		}
 	})
 }

@@ -158,7 +158,8 @@ type membership struct {
 
 type account struct {
 	status, role, orgID string
-	created, updated    int64
+	created             int64
+	deactivated         int64 // when last deactivated; 0 if never
 }
 
 type completion struct {
@@ -276,14 +277,14 @@ func loadPeople(ctx context.Context, q store.Querier, w peopleWhere) (map[string
 		return out, nil
 	}
 	cond, args = w.and("")
-	rows, err = q.Query(ctx, `SELECT user_id, status, role, created_at, organisation_id, updated_at FROM record_accounts WHERE 1 = 1`+cond, args...)
+	rows, err = q.Query(ctx, `SELECT user_id, status, role, created_at, organisation_id, deactivated_at FROM record_accounts WHERE 1 = 1`+cond, args...)
 	if err != nil {
 		return nil, errs.Wrap(err, "load record accounts")
 	}
 	for rows.Next() {
 		var user string
 		var a account
-		if err := rows.Scan(&user, &a.status, &a.role, &a.created, &a.orgID, &a.updated); err != nil {
+		if err := rows.Scan(&user, &a.status, &a.role, &a.created, &a.orgID, &a.deactivated); err != nil {
 			rows.Close()
 			return nil, errs.Wrap(err, "scan record account")
 		}

@@ -94,7 +94,7 @@ func needed(ctx context.Context, tx *store.Tx, per *person, want string) (*need,
 	for _, m := range active {
 		switch {
 		case per.acct.status == access.AccountDeactivated:
-			if m.joined <= per.acct.updated {
+			if m.joined <= per.acct.deactivated {
 				continue
 			}
 		case m.orgID == per.acct.orgID:

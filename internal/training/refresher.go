@@ -215,7 +215,7 @@ func (s *Service) raiseReady(ctx context.Context, now time.Time) (int, error) {
 			AND `+access.OpenSQL("r.")+`)
 		AND NOT EXISTS (SELECT 1 FROM access_requests r WHERE r.source_key = ? || m.user_id || ':' || m.id)
 		AND (a.user_id IS NULL OR a.status = 'deleted'
-			OR (a.status = 'deactivated' AND m.joined_at > a.updated_at)
+			OR (a.status = 'deactivated' AND m.joined_at > a.deactivated_at)
 			OR (a.status IN ('pending', 'active') AND st.organisation_id <> a.organisation_id
 				AND NOT EXISTS (SELECT 1 FROM access_requests g WHERE g.subject_user_id = m.user_id AND g.organisation_id = st.organisation_id
 					AND g.type IN ('new_user', 'reactivation') AND g.state = 'completed')))
