@@ -8,8 +8,8 @@ import (
 	"github.com/caregate/caregate/internal/store/storetest"
 )
 
-// insertAccount stores a person with an active record account, as the
-// schema of every version since 0005 allows.
+// insertAccount stores a person with an active record account and an active
+// membership of a site, as the schema of every version since 0005 allows.
 func insertAccount(t *testing.T, ctx context.Context, db *store.DB, id string) {
 	t.Helper()
 	stmts := []struct {
@@ -22,6 +22,9 @@ func insertAccount(t *testing.T, ctx context.Context, db *store.DB, id string) {
 			[]any{"u" + id, id + "@nhs.net"}},
 		{`INSERT INTO record_accounts (id, user_id, organisation_id, username, role, status, finishing_date, activated_at, idle_from, created_at, updated_at)
 			VALUES (?, ?, ?, ?, 'care_professional', 'active', '2027-01-25', 5, 5, 1, 1)`, []any{"r" + id, "u" + id, "o" + id, "user" + id}},
+		{`INSERT INTO sites (id, organisation_id, name, status, created_at, updated_at) VALUES (?, ?, 'Ward', 'active', 1, 1)`, []any{"s" + id, "o" + id}},
+		{`INSERT INTO memberships (id, site_id, user_id, status, joined_at, finishing_date, updated_at) VALUES (?, ?, ?, 'active', 1, '2027-01-25', 1)`,
+			[]any{"m" + id, "s" + id, "u" + id}},
 	}
 	for _, s := range stmts {
 		if _, err := db.Exec(ctx, s.q, s.args...); err != nil {
@@ -30,8 +33,9 @@ func insertAccount(t *testing.T, ctx context.Context, db *store.DB, id string) {
 	}
 }
 
-// Migration 0011 changes storage settings and an index only: the accounts
-// stored before it are all there after it, unchanged, and (on PostgreSQL)
+// Migration 0011 changes storage settings and indexes only: the accounts and
+// memberships stored before it are all there after it, unchanged; a person
+// still has one open membership of a site at most; and (on PostgreSQL)
 // record_accounts, memberships and invitations have room for updates in
 // their pages.
 func TestSweepHotUpdatesMigrationKeepsData(t *testing.T) {
@@ -80,6 +84,25 @@ func TestSweepHotUpdatesMigrationKeepsData(t *testing.T) {
 		if n != 3 || warned != 7 || reminded != "2027-01-25" {
 			t.Fatalf("after migration: %d accounts, warned %d, reminded %q; want 3, 7, 2027-01-25", n, warned, reminded)
 		}
+		if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM memberships WHERE status = 'active' AND finishing_date = '2027-01-25'`).Scan(&n); err != nil || n != 3 {
+			t.Fatalf("after migration: %d memberships (%v), want 3", n, err)
+		}
+		second := `INSERT INTO memberships (id, site_id, user_id, status, joined_at, updated_at) VALUES (?, 's1', 'u1', 'active', 2, 2)`
+		if _, err := db.Exec(ctx, second, "m1b"); !store.IsUniqueViolation(err) {
+			t.Fatalf("a second open membership of a site: %v, want a unique violation", err)
+		}
+		if _, err := db.Exec(ctx, `UPDATE memberships SET status = 'deactivated' WHERE id = 'm1'`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(ctx, second, "m1c"); !store.IsUniqueViolation(err) {
+			t.Fatalf("a second membership beside a deactivated one: %v, want a unique violation", err)
+		}
+		if _, err := db.Exec(ctx, `UPDATE memberships SET status = 'deleted' WHERE id = 'm1'`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(ctx, second, "m1d"); err != nil {
+			t.Fatalf("a new membership after the deletion of the last: %v", err)
+		}
 		if db.Dialect != store.Postgres {
 			return
 		}
@@ -96,11 +119,12 @@ func TestSweepHotUpdatesMigrationKeepsData(t *testing.T) {
 }
 
 // On PostgreSQL the reminder rules' updates of an account (the finishing
-// date reminded of, the inactivity warning's time) change no indexed column,
-// so they are HOT: the new version stays in the page and no index gains an
-// entry. A deactivation changes the status, which the sweeps' partial
-// indexes name, and is not.
-func TestSweepReminderUpdatesAreHOT(t *testing.T) {
+// date reminded of, the inactivity warning's time) and the deactivation of a
+// membership change no indexed column, so they are HOT: the new version
+// stays in the page and no index gains an entry. An account's deactivation
+// takes it out of the sweeps' partial indexes, and a membership's deletion
+// out of memberships_open: those are not.
+func TestSweepUpdatesAreHOT(t *testing.T) {
 	u := storetest.PostgresURL(t)
 	if u == "" {
 		t.Skip("PostgreSQL only: CAREGATE_TEST_POSTGRES is not set")
@@ -113,18 +137,22 @@ func TestSweepReminderUpdatesAreHOT(t *testing.T) {
 			`UPDATE record_accounts SET finish_reminded_for = finishing_date WHERE id = 'r1'`,
 			`UPDATE record_accounts SET inactivity_warned_at = 9 WHERE id = 'r1'`,
 			`UPDATE record_accounts SET status = 'deactivated', status_reason = 'inactivity', updated_at = 9 WHERE id = 'r1'`,
+			`UPDATE memberships SET status = 'deactivated', status_reason = 'end_of_contract', ended_by = 'system', ended_at = 9, updated_at = 9 WHERE id = 'm1'`,
+			`UPDATE memberships SET status = 'deleted', updated_at = 10 WHERE id = 'm1'`,
 		} {
 			if _, err := tx.Exec(ctx, q); err != nil {
 				return err
 			}
 		}
 		// This transaction's own counts, available before it commits.
-		var upd, hot int
-		if err := tx.QueryRow(ctx, `SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relid = 'record_accounts'::regclass`).Scan(&upd, &hot); err != nil {
-			return err
-		}
-		if upd != 3 || hot != 2 {
-			t.Errorf("%d updates of which %d HOT, want 3 of which 2", upd, hot)
+		for table, want := range map[string][2]int{"record_accounts": {3, 2}, "memberships": {2, 1}} {
+			var upd, hot int
+			if err := tx.QueryRow(ctx, `SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relid = to_regclass(?)`, table).Scan(&upd, &hot); err != nil {
+				return err
+			}
+			if upd != want[0] || hot != want[1] {
+				t.Errorf("%s: %d updates of which %d HOT, want %d of which %d", table, upd, hot, want[0], want[1])
+			}
 		}
 		return nil
 	})
