@@ -38,7 +38,7 @@ func (s *Service) endFinished(ctx context.Context, now time.Time, r *Result) err
 	endMemberships := s.update("memberships") + ` SET status = 'deactivated', status_reason = 'end_of_contract', ended_by = 'system', ended_at = ?, updated_at = ?
 		WHERE %s AND status = 'active' AND finishing_date <> '' AND finishing_date <= ?
 		RETURNING id, user_id, site_id`
-	return s.batches(ctx, r, &r.FinishedAccounts, &r.FinishedMemberships, func(tx *store.Tx, limit int) (counts, error) {
+	return s.batches(ctx, lockFinishingDate, r, &r.FinishedAccounts, &r.FinishedMemberships, func(tx *store.Tx, limit int) (counts, error) {
 		// Overseers are read before the memberships end: the authorisers
 		// told are those of the sites where the person was active.
 		c, err := s.changeAccounts(ctx, tx, "end accounts at their finishing date", false, true, q, t, t, today, limit, today)
@@ -103,7 +103,7 @@ func (s *Service) remindFinishing(ctx context.Context, now time.Time, r *Result)
 		WHERE ` + s.pick("record_accounts", due, "finishing_date") + ` AND ` + due + `
 		RETURNING user_id, organisation_id, finishing_date`
 	rule := s.RuleFinishingReminder()
-	return s.batches(ctx, r, &r.FinishingReminded, nil, func(tx *store.Tx, limit int) (counts, error) {
+	return s.batches(ctx, lockFinishingReminder, r, &r.FinishingReminded, nil, func(tx *store.Tx, limit int) (counts, error) {
 		c, err := s.changeAccounts(ctx, tx, "remind of finishing dates", false, true, q, today, horizon, limit, today, horizon)
 		if err != nil || len(c.list) == 0 {
 			return counts{}, err

@@ -113,7 +113,7 @@ func (s *Service) deactivateInactive(ctx context.Context, now time.Time, r *Resu
 		WHERE ` + s.pick("record_accounts", due, "idle_from") + ` AND ` + due + `
 		RETURNING user_id, organisation_id, idle_from`
 	rule := s.RuleInactivity()
-	return s.batches(ctx, r, &r.InactiveDeactivated, nil, func(tx *store.Tx, limit int) (counts, error) {
+	return s.batches(ctx, lockInactivity, r, &r.InactiveDeactivated, nil, func(tx *store.Tx, limit int) (counts, error) {
 		c, err := s.changeAccounts(ctx, tx, "deactivate inactive accounts", true, true, q, t, t, cutoff, today, limit, cutoff, today)
 		if err != nil || len(c.list) == 0 {
 			return counts{}, err
@@ -160,13 +160,17 @@ func (s *Service) warnInactive(ctx context.Context, now time.Time, r *Result) er
 	t, today := micros(now), s.localDate(now)
 	ends := micros(now.Add(-days(s.cfg.InactivityDays)))
 	cutoff := micros(now.Add(-days(s.cfg.InactivityDays - s.cfg.InactivityWarningDays)))
+	// SQLite walks record_accounts_unwarned; PostgreSQL walks
+	// record_accounts_idle over the warning window and skips the accounts
+	// warned already, so that the warning changes no indexed column and is
+	// a HOT update (migration 0011).
 	due := `status = 'active' AND inactivity_warned_at = 0 AND idle_from > ? AND idle_from <= ?
 		AND (finishing_date = '' OR finishing_date > ?)`
 	q := s.update("record_accounts") + ` SET inactivity_warned_at = ?
 		WHERE ` + s.pick("record_accounts", due, "idle_from") + ` AND ` + due + `
 		RETURNING user_id, organisation_id, idle_from`
 	rule := s.RuleInactivityWarning()
-	return s.batches(ctx, r, &r.InactivityWarned, nil, func(tx *store.Tx, limit int) (counts, error) {
+	return s.batches(ctx, lockInactivityWarning, r, &r.InactivityWarned, nil, func(tx *store.Tx, limit int) (counts, error) {
 		c, err := s.changeAccounts(ctx, tx, "warn inactive accounts", true, false, q, t, ends, cutoff, today, limit, ends, cutoff, today)
 		if err != nil || len(c.list) == 0 {
 			return counts{}, err

@@ -26,7 +26,7 @@ func (s *Service) expireInvitations(ctx context.Context, now time.Time, r *Resul
 	q := s.update("invitations") + ` SET status = 'expired', open_key = NULL, closed_at = ?, closed_by = '', updated_at = ?
 		WHERE ` + s.pick("invitations", due, "expires_at") + ` AND ` + due + `
 		RETURNING id, site_id, expires_at`
-	return s.batches(ctx, r, &r.InvitationsExpired, nil, func(tx *store.Tx, limit int) (counts, error) {
+	return s.batches(ctx, lockInvitationExpiry, r, &r.InvitationsExpired, nil, func(tx *store.Tx, limit int) (counts, error) {
 		n, err := s.auditReturned(ctx, tx, "expire invitations", q, []any{t, t, t, limit, t}, func(row scanner) (audit.Event, error) {
 			var id, site string
 			var expires int64
