@@ -330,6 +330,12 @@ func TestAccountLifecycle(t *testing.T) {
 		if a.Status != access.AccountActive || a.ActivatedAt == nil || !a.ActivatedAt.Equal(w.clock.Now().Truncate(time.Microsecond)) {
 			t.Fatalf("reactivated (the inactivity clock must restart): %+v", a)
 		}
+		// The amendment's finishing date (31 March 2027) passed while the
+		// account was deactivated; kept, it would end the access again at
+		// the next sweep.
+		if a.FinishingDate != "" {
+			t.Fatalf("reactivated with the passed finishing date %s", a.FinishingDate)
+		}
 		// A token made after the reactivation: deletion must end it too.
 		tok2, _ := must2(w.users.CreateToken(w.ctx, audit.System, uid, "after reactivation"))(t)
 		change(access.Input{Type: access.TypeDeletion, LeavingDate: "2027-06-30"})

@@ -385,6 +385,10 @@ func (s *Service) setStatus(ctx context.Context, tx *store.Tx, who audit.Who, r 
 		case r.FinishingDate != "":
 			q += `, finishing_date = ?`
 			args = append(args, r.FinishingDate)
+		case acct.FinishingDate != "" && acct.FinishingDate <= s.today().Format(time.DateOnly):
+			// The end of an earlier post, passed: kept, it would end the
+			// access again at the next sweep. The request named no new end.
+			q += `, finishing_date = ''`
 		}
 	}
 	if _, err := tx.Exec(ctx, q+` WHERE id = ?`, append(args, acct.ID)...); err != nil {
