@@ -30,18 +30,7 @@ type gateWorld struct {
 
 func newGateWorld(t *testing.T, w *world) *gateWorld {
 	g := &gateWorld{world: w, riversideAuthoriser: w.authoriser}
-	m, err := w.tr.CreateModule(w.ctx, w.admin, training.Content{Title: "Using the record", Summary: "The basics",
-		Pages: []training.PageInput{{Title: "Welcome", Body: "Only for direct care."}}}, training.SettingsInput{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.tr.Publish(w.ctx, w.admin, m.ID); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.tr.AddRule(w.ctx, w.admin, training.RuleInput{ModuleID: m.ID}); err != nil {
-		t.Fatal(err)
-	}
-	g.module = m.ID
+	g.module = g.mandatoryModule("Using the record", "Only for direct care.")
 	g.backOffice = w.person("bo@nhs.net", auth.RoleBackOffice)
 	g.edLead = w.appoint(w.emergency, "eve.lead@nhs.net")
 	if _, err := w.orgs.AppointServiceDesk(w.ctx, w.admin, w.northgate.ID, org.Appointee{Email: "desk@nhs.net", GivenName: "Desk", FamilyName: "Staff"}); err != nil {
@@ -53,6 +42,24 @@ func newGateWorld(t *testing.T, w *world) *gateWorld {
 	}
 	g.northgateDesk = w.principal(u.ID)
 	return g
+}
+
+// mandatoryModule publishes a one-page module assigned to everyone and
+// returns its id.
+func (g *gateWorld) mandatoryModule(title, body string) string {
+	g.t.Helper()
+	m, err := g.tr.CreateModule(g.ctx, g.admin, training.Content{Title: title, Summary: title,
+		Pages: []training.PageInput{{Title: title, Body: body}}}, training.SettingsInput{})
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	if _, err := g.tr.Publish(g.ctx, g.admin, m.ID); err != nil {
+		g.t.Fatal(err)
+	}
+	if _, err := g.tr.AddRule(g.ctx, g.admin, training.RuleInput{ModuleID: m.ID}); err != nil {
+		g.t.Fatal(err)
+	}
+	return m.ID
 }
 
 func eachGate(t *testing.T, fn func(t *testing.T, g *gateWorld)) {
@@ -400,17 +407,7 @@ func TestJoiningAfterADeactivationCountsFromTheDeactivation(t *testing.T) {
 
 		// A second mandatory module, so that she is not trained when she
 		// comes back and nothing is raised at once.
-		mod, err := g.tr.CreateModule(g.ctx, g.admin, training.Content{Title: "Confidentiality", Summary: "Refresher",
-			Pages: []training.PageInput{{Title: "Confidentiality", Body: "Share only for care."}}}, training.SettingsInput{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := g.tr.Publish(g.ctx, g.admin, mod.ID); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := g.tr.AddRule(g.ctx, g.admin, training.RuleInput{ModuleID: mod.ID}); err != nil {
-			t.Fatal(err)
-		}
+		mod := g.mandatoryModule("Confidentiality", "Share only for care.")
 		a := g.rejoin(g.other, g.mentalHealth, "nina.new@nhs.net")
 		if a.RequestID != "" {
 			t.Fatalf("raised %s at acceptance with training due", a.RequestRef)
@@ -429,7 +426,7 @@ func TestJoiningAfterADeactivationCountsFromTheDeactivation(t *testing.T) {
 		}
 
 		g.clock.Advance(time.Hour)
-		pr, err := g.tr.CompletePage(g.ctx, g.principal(m.UserID), mod.ID, 1)
+		pr, err := g.tr.CompletePage(g.ctx, g.principal(m.UserID), mod, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
