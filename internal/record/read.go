@@ -189,62 +189,81 @@ const summaryItems = 20
 // the banner (the most recently updated Patient resource for the NHS number,
 // whichever organisation sent it) and, for a section, its items newest
 // first (at most maxItems); for the summary, how many items each section
-// holds and the newest allergies, problems and medications (summaryItems of
-// each, so that a long list of one kind, such as repeat prescriptions,
-// does not crowd the others out). One query rather than one per part: a
-// record view is the commonest read. Errors: NotFound (no such patient).
+// holds (counted in the index, so that a record of thousands of results
+// costs little more than a short one) and the newest allergies, problems
+// and medications (summaryItems of each, so that a long list of one kind,
+// such as repeat prescriptions, does not crowd the others out). One query
+// rather than one per part: a record view is the commonest read. Errors:
+// NotFound (no such patient).
 func (s *Service) read(ctx context.Context, nhs string, view *View) error {
-	q := `SELECT r.id, r.resource_type, r.item_date, r.display, r.status, o.name, o.ods_code, r.updated_at,
-		CASE WHEN r.resource_type = 'Patient' THEN r.body ELSE '' END
+	q := `SELECT r.id, r.resource_type, r.item_date, r.display, r.status, o.name AS org, o.ods_code, r.updated_at,
+		CASE WHEN r.resource_type = 'Patient' THEN r.body ELSE '' END AS body, 0 AS n
 		FROM record_resources r JOIN organisations o ON o.id = r.organisation_id WHERE r.nhs_number = ?`
 	args := []any{nhs}
 	var lists map[Section]*[]Item
 	var limit int
+	var types []string
 	if view.Section == Summary {
 		view.Counts = map[Section]int{}
 		view.Allergies, view.Problems, view.Medications = []Item{}, []Item{}, []Item{}
 		lists = map[Section]*[]Item{Allergies: &view.Allergies, Problems: &view.Problems, Medications: &view.Medications}
 		limit = summaryItems
+		types = slices.Concat(typesOf(Allergies), typesOf(Problems), typesOf(Medications))
 	} else {
-		types := typesOf(view.Section)
-		q += ` AND r.resource_type IN ('Patient', ` + strings.Repeat("?, ", len(types)-1) + `?)`
-		for _, t := range types {
-			args = append(args, t)
-		}
+		types = typesOf(view.Section)
 		view.Items = []Item{}
 		lists = map[Section]*[]Item{view.Section: &view.Items}
 		limit = maxItems
 	}
-	// The Patient rows first: a section's view can then stop reading once
-	// its list is full (a long record has thousands of rows); the summary
-	// reads every row, for its counts.
-	rows, err := s.db.Query(ctx, q+` ORDER BY r.resource_type = 'Patient' DESC, r.item_date DESC, r.id`, args...)
+	q += ` AND r.resource_type IN ('Patient', ` + strings.Repeat("?, ", len(types)-1) + `?)`
+	for _, t := range types {
+		args = append(args, t)
+	}
+	if view.Section == Summary {
+		// The summary counts every section but lists only three: the other
+		// sections' rows (results and encounters are most of a long record)
+		// are counted in the index, in rows of their own (id '', the count
+		// in n), never read. Its lists are put in order below, so the query
+		// needs no sort.
+		q += ` UNION ALL SELECT '', resource_type, '', '', '', '', '', 0, '', COUNT(*)
+			FROM record_resources WHERE nhs_number = ? GROUP BY resource_type`
+		args = append(args, nhs)
+	} else {
+		// The Patient rows first: a section's view can then stop reading
+		// once its list is full (a long record has thousands of rows).
+		q += ` ORDER BY r.resource_type = 'Patient' DESC, r.item_date DESC, r.id`
+	}
+	rows, err := s.db.Query(ctx, q, args...)
 	if err != nil {
 		return errs.Wrap(err, "read record")
 	}
 	defer rows.Close()
 	var patient struct {
-		body, name, org string
-		updated         int64
+		id, body, name, org string
+		updated             int64
 	}
 	for rows.Next() {
 		var it Item
 		var updated int64
 		var body string
-		if err := rows.Scan(&it.ID, &it.Type, &it.Date, &it.Display, &it.Status, &it.Organisation, &it.ODS, &updated, &body); err != nil {
+		var n int
+		if err := rows.Scan(&it.ID, &it.Type, &it.Date, &it.Display, &it.Status, &it.Organisation, &it.ODS, &updated, &body, &n); err != nil {
 			return errs.Wrap(err, "read record")
 		}
 		sec := SectionOf(it.Type)
-		if sec == Demographics {
-			if patient.body == "" || updated > patient.updated {
-				patient.body, patient.name, patient.org, patient.updated = body, it.Display, it.Organisation, updated
+		if it.ID == "" { // a count
+			if sec != Demographics {
+				view.Counts[sec] += n
 			}
 			continue
 		}
-		if view.Counts != nil {
-			view.Counts[sec]++
+		if sec == Demographics {
+			if patient.body == "" || updated > patient.updated || updated == patient.updated && it.ID < patient.id {
+				patient.id, patient.body, patient.name, patient.org, patient.updated = it.ID, body, it.Display, it.Organisation, updated
+			}
+			continue
 		}
-		if into := lists[sec]; into != nil && len(*into) < limit {
+		if into := lists[sec]; into != nil && (len(*into) < limit || view.Counts != nil) {
 			it.UpdatedAt = time.UnixMicro(updated).UTC()
 			*into = append(*into, it)
 		} else if view.Counts == nil {
@@ -253,6 +272,17 @@ func (s *Service) read(ctx context.Context, nhs string, view *View) error {
 	}
 	if err := rows.Err(); err != nil {
 		return errs.Wrap(err, "read record")
+	}
+	if view.Counts != nil {
+		for _, l := range lists {
+			slices.SortFunc(*l, func(a, b Item) int {
+				if c := strings.Compare(b.Date, a.Date); c != 0 {
+					return c // newest first
+				}
+				return strings.Compare(a.ID, b.ID)
+			})
+			*l = (*l)[:min(len(*l), limit)]
+		}
 	}
 	if patient.body == "" {
 		return errs.E(errs.NotFound, "The record holds no patient with this NHS number")

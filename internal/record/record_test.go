@@ -309,6 +309,13 @@ func TestSummaryShowsEverySectionBesideALongOne(t *testing.T) {
 				"effectiveDateTime": fmt.Sprintf("2026-%02d-%02d", 3+i%9, 1+i%28)}
 			es = append(es, map[string]any{"resource": r, "request": map[string]any{"method": "PUT", "url": "MedicationStatement/" + r["id"].(string)}})
 		}
+		// And a long run of results, which the summary counts but does not list.
+		for i := range 300 {
+			r := map[string]any{"resourceType": "Observation", "id": fmt.Sprintf("p41-obs%d", i), "status": "final",
+				"subject": map[string]any{"reference": "Patient/p41"}, "code": map[string]any{"text": "HbA1c"},
+				"effectiveDateTime": fmt.Sprintf("2025-%02d-%02d", 1+i%12, 1+i%28)}
+			es = append(es, map[string]any{"resource": r, "request": map[string]any{"method": "PUT", "url": "Observation/" + r["id"].(string)}})
+		}
 		b, _ := json.Marshal(map[string]any{"resourceType": "Bundle", "type": "transaction", "entry": es})
 		if _, err := f.rec.Ingest(ctx, f.pubs["RX9"], b); err != nil {
 			t.Fatal(err)
@@ -320,6 +327,15 @@ func TestSummaryShowsEverySectionBesideALongOne(t *testing.T) {
 		}
 		if len(v.Allergies) != 1 || len(v.Problems) != 1 || len(v.Medications) != 20 {
 			t.Fatalf("summary: %d allergies, %d problems, %d medications", len(v.Allergies), len(v.Problems), len(v.Medications))
+		}
+		// Every section is counted: the bundle's one of each kind (two
+		// medications: a statement and a request), and the long runs.
+		want := map[record.Section]int{record.Appointments: 1, record.Encounters: 1, record.Problems: 1, record.Medications: 507,
+			record.Allergies: 1, record.Results: 301, record.Documents: 1}
+		for sec, n := range want {
+			if v.Counts[sec] != n {
+				t.Errorf("summary counts %d %s, want %d", v.Counts[sec], sec, n)
+			}
 		}
 		// The section itself: the newest 500 of its 506 or more, with the
 		// banner (read first, so the list can stop when full).
