@@ -124,8 +124,15 @@ func (g *sharedReads) get(ctx context.Context, read func(context.Context) (int64
 		n, r := g.started, &sharedRead{done: make(chan struct{})}
 		g.cur = r
 		g.mu.Unlock()
-		// Not cancelled with this request: others may be waiting on it.
-		r.v, r.ok = read(context.WithoutCancel(ctx))
+		g.make(ctx, n, r, read)
+		return r.v, r.ok
+	}
+}
+
+// make runs read as read number n and hands its value to those waiting,
+// even if read panics (they then get ok false).
+func (g *sharedReads) make(ctx context.Context, n int64, r *sharedRead, read func(context.Context) (int64, bool)) {
+	defer func() {
 		g.mu.Lock()
 		g.cur = nil
 		if n > g.lastN {
@@ -133,8 +140,9 @@ func (g *sharedReads) get(ctx context.Context, read func(context.Context) (int64
 		}
 		g.mu.Unlock()
 		close(r.done)
-		return r.v, r.ok
-	}
+	}()
+	// Not cancelled with this request: others may be waiting on it.
+	r.v, r.ok = read(context.WithoutCancel(ctx))
 }
 
 // recall fills c from a caller remembered under key, if there is one that

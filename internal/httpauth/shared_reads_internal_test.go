@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // A request never takes the count from a read that began before it did,
@@ -100,3 +101,25 @@ func TestSharedReadsSeeEveryChangeBeforeArrival(t *testing.T) {
 
 // waitTurn lets the other goroutines run.
 func waitTurn() { runtime.Gosched() }
+
+// A read that panics does not leave the requests after it waiting for ever.
+func TestSharedReadsSurviveAPanickingRead(t *testing.T) {
+	var g sharedReads
+	func() {
+		defer func() { _ = recover() }()
+		g.get(context.Background(), func(context.Context) (int64, bool) { panic("driver") })
+	}()
+	done := make(chan int64)
+	go func() {
+		v, _ := g.get(context.Background(), func(context.Context) (int64, bool) { return 7, true })
+		done <- v
+	}()
+	select {
+	case v := <-done:
+		if v != 7 {
+			t.Fatalf("the read after a panic gave %d", v)
+		}
+	case <-time.After(5 * time.Second): // a guard, not a wait: it passes at once
+		t.Fatal("the request after a panicking read is still waiting")
+	}
+}
