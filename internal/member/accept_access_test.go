@@ -44,6 +44,21 @@ func newGateWorld(t *testing.T, w *world) *gateWorld {
 	return g
 }
 
+// deactivatedMember is a member of Riverside's nursing team who trained,
+// got a record account, and was deactivated (maternity leave) with the
+// deactivation completed by the back office.
+func (g *gateWorld) deactivatedMember(email string) *member.Member {
+	g.t.Helper()
+	m := g.join(g.riversideAuthoriser, g.nursing, email)
+	g.complete(g.train(m.UserID).RequestID)
+	out, err := g.svc.Deactivate(g.ctx, g.at(g.riversideAuthoriser, g.nursing.ID), m.ID, "maternity_leave", "")
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	g.complete(out.RequestID)
+	return m
+}
+
 // mandatoryModule publishes a one-page module assigned to everyone and
 // returns its id.
 func (g *gateWorld) mandatoryModule(title, body string) string {
@@ -268,13 +283,7 @@ func TestAcceptAfterARejectedRequestAsksForTheNewSite(t *testing.T) {
 // automatically: that is their authoriser's reactivation.
 func TestReturningMemberWithADeactivatedAccountIsReactivated(t *testing.T) {
 	eachGate(t, func(t *testing.T, g *gateWorld) {
-		m := g.join(g.riversideAuthoriser, g.nursing, "nina.new@nhs.net")
-		g.complete(g.train(m.UserID).RequestID)
-		out, err := g.svc.Deactivate(g.ctx, g.at(g.riversideAuthoriser, g.nursing.ID), m.ID, "maternity_leave", "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		g.complete(out.RequestID)
+		m := g.deactivatedMember("nina.new@nhs.net")
 		if a := g.account(m.UserID); a.Status != access.AccountDeactivated {
 			t.Fatalf("account %s", a.Status)
 		}
@@ -321,7 +330,7 @@ func TestReturningMemberWithADeactivatedAccountIsReactivated(t *testing.T) {
 		if _, err := g.svc.UpdateInvitation(g.ctx, g.at(g.edLead, g.emergency.ID), g.pendingInvitation(g.emergency, "nina.new@nhs.net"), in); err != nil {
 			t.Fatal(err)
 		}
-		a, err = g.svc.Accept(g.ctx, whoAny, g.link("nina.new@nhs.net"), "", "")
+		a, err := g.svc.Accept(g.ctx, whoAny, g.link("nina.new@nhs.net"), "", "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -397,13 +406,7 @@ func TestAcceptAtAnotherSiteOfTheSameOrganisationAsksNothing(t *testing.T) {
 // for the moment of deactivation.
 func TestJoiningAfterADeactivationCountsFromTheDeactivation(t *testing.T) {
 	eachGate(t, func(t *testing.T, g *gateWorld) {
-		m := g.join(g.riversideAuthoriser, g.nursing, "nina.new@nhs.net")
-		g.complete(g.train(m.UserID).RequestID)
-		out, err := g.svc.Deactivate(g.ctx, g.at(g.riversideAuthoriser, g.nursing.ID), m.ID, "maternity_leave", "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		g.complete(out.RequestID)
+		m := g.deactivatedMember("nina.new@nhs.net")
 
 		// A second mandatory module, so that she is not trained when she
 		// comes back and nothing is raised at once.
