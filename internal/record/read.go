@@ -215,10 +215,9 @@ func (s *Service) read(ctx context.Context, nhs string, view *View) error {
 		lists = map[Section]*[]Item{view.Section: &view.Items}
 		limit = maxItems
 	}
-	q += ` AND r.resource_type IN ('Patient', ` + strings.Repeat("?, ", len(types)-1) + `?)`
-	for _, t := range types {
-		args = append(args, t)
-	}
+	in, inArgs := store.In(s.db.Dialect, "r.resource_type", append([]string{"Patient"}, types...))
+	q += ` AND ` + in
+	args = append(args, inArgs...)
 	if view.Section == Summary {
 		// The summary counts every section but lists only three: the other
 		// sections' rows (results and encounters are most of a long record)
