@@ -16,19 +16,15 @@ import (
 // below; the markup around them is constant. record_html_internal_test.go
 // renders hostile values and checks that none comes out as markup.
 
-// htmlText escapes a value for element content and for attribute values,
-// which are always double-quoted here. It escapes what html/template's
-// escaper does.
-var htmlText = strings.NewReplacer("\x00", "\uFFFD", `"`, "&#34;", "&", "&amp;", "'", "&#39;", "+", "&#43;", "<", "&lt;", ">", "&gt;")
-
 // viewWriter builds the page.
 type viewWriter struct{ strings.Builder }
 
 // raw writes constant markup.
 func (w *viewWriter) raw(s string) { w.WriteString(s) }
 
-// text writes a value, escaped.
-func (w *viewWriter) text(s string) { htmlText.WriteString(w, s) }
+// text writes a value, escaped for element content and for attribute
+// values, which are always double-quoted here.
+func (w *viewWriter) text(s string) { w.WriteString(template.HTMLEscapeString(s)) }
 
 // path writes one path segment of a URL, escaped for the URL and then for
 // the attribute.
