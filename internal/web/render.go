@@ -75,13 +75,6 @@ func parseTemplates(assets *Assets) (map[string]*template.Template, error) {
 	}
 	funcs := template.FuncMap{
 		"head": func() template.HTML { return head },
-		"asset": func(name string) (string, error) {
-			u := assets.URL(name)
-			if u == "" {
-				return "", fmt.Errorf("unknown asset %q", name)
-			}
-			return u, nil
-		},
 		"date": formatDate,
 		"day":  func(t time.Time) string { return t.UTC().Format("2 January 2006") },
 		"join": strings.Join,
