@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caregate/caregate/internal/auth"
@@ -80,7 +81,7 @@ type sharedReads struct {
 	cur     *sharedRead // the read under way, number started; nil if none
 	last    *sharedRead // the last read finished, number lastN
 	lastN   int64
-	waiting int // requests waiting for a read under way, for tests
+	waiting atomic.Int32 // requests waiting for a read under way, for tests
 }
 
 type sharedRead struct {
@@ -102,15 +103,13 @@ func (g *sharedReads) get(ctx context.Context, read func(context.Context) (int64
 		}
 		if r := g.cur; r != nil {
 			n := g.started
-			g.waiting++
+			g.waiting.Add(1)
 			g.mu.Unlock()
 			select {
 			case <-r.done:
 			case <-ctx.Done():
 			}
-			g.mu.Lock()
-			g.waiting--
-			g.mu.Unlock()
+			g.waiting.Add(-1)
 			if ctx.Err() != nil {
 				return 0, false
 			}

@@ -58,13 +58,7 @@ func TestSharedReadsSeeEveryChangeBeforeArrival(t *testing.T) {
 		wg.Add(1)
 		go func() { defer wg.Done(); got[i], _ = g.get(ctx, read) }()
 	}
-	for {
-		g.mu.Lock()
-		n := g.waiting
-		g.mu.Unlock()
-		if n == len(got) {
-			break
-		}
+	for g.waiting.Load() != int32(len(got)) {
 		waitTurn()
 	}
 	close(release)

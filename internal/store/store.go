@@ -62,7 +62,7 @@ type Options struct {
 	DataDir string
 	// WALSizeLimit is what SQLite cuts its WAL file back to when the log
 	// starts again from its beginning after a checkpoint (0:
-	// DefaultWALSizeLimit). SQLite otherwise reuses the file at its largest
+	// DefaultWALSizeLimit; negative: no limit). SQLite otherwise reuses the file at its largest
 	// size ever: a bulk load left 5 GB on disk, for a log that holds a few
 	// megabytes between checkpoints.
 	WALSizeLimit int64
