@@ -204,7 +204,7 @@ func (h *Handler) search(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	typ := r.PathValue("type")
 	sp := record.SearchParams{Patient: firstOf(q.Get("patient"), q.Get("subject")), Cursor: q.Get("_cursor")}
-	if c := q.Get("_count"); c != "" && typ != "Patient" {
+	if c := q.Get("_count"); c != "" {
 		// The record checks the page size, after who may search, and
 		// audits a refusal: what is not a number, or is 0, goes to it as
 		// out of range as -1 is.

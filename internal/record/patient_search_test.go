@@ -110,8 +110,13 @@ func TestFHIRPatientSearchDisclosesOnlyEnoughToPick(t *testing.T) {
 		if fe := errs.As(err).Fields; errs.CodeOf(err) != errs.Invalid || set != nil || len(fe) != 1 || fe[0].Field != "_cursor" {
 			t.Errorf("a Patient search with a cursor: %v, %v; want Invalid on _cursor", set, err)
 		}
-		if n := f.countEvents("fhir.search", audit.Refused) - before; n != 1 {
-			t.Errorf("%d refused Patient searches audited, want 1", n)
+		// Nor is a page size taken and ignored.
+		set, err = f.rec.SearchResources(ctx, cp, "Patient", record.SearchParams{Query: q, Count: 5})
+		if fe := errs.As(err).Fields; errs.CodeOf(err) != errs.Invalid || set != nil || len(fe) != 1 || fe[0].Field != "_count" {
+			t.Errorf("a Patient search with a page size: %v, %v; want Invalid on _count", set, err)
+		}
+		if n := f.countEvents("fhir.search", audit.Refused) - before; n != 2 {
+			t.Errorf("%d refused Patient searches audited, want 2", n)
 		}
 	})
 }

@@ -442,11 +442,16 @@ func (s *Service) SearchResources(ctx context.Context, p *authz.Principal, resou
 		return nil, err
 	}
 	if resourceType == "Patient" {
-		if sp.Cursor != "" {
-			// A Patient search is not paged (see searchPatients): a cursor
-			// would silently give the first page again.
-			return nil, s.refuse(ctx, p, v, "fhir.search", "", fieldError("_cursor",
-				"A Patient search is not paged: narrow it (given name, gender, postcode) or search by NHS number"), detail)
+		// A Patient search is not paged (see searchPatients): a cursor would
+		// silently give the first page again, a page size would be ignored.
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{{"_cursor", sp.Cursor != ""}, {"_count", sp.Count != 0}} {
+			if f.set {
+				return nil, s.refuse(ctx, p, v, "fhir.search", "", fieldError(f.name, "A Patient search returns at most %d people and is not paged: "+
+					"narrow it (given name, gender, postcode) or search by NHS number", MaxMatches), detail)
+			}
 		}
 		if sp.Identifier != "" {
 			if sp.Query.NHSNumber, err = identifierNHSNumber(sp.Identifier); err != nil {
