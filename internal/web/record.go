@@ -86,48 +86,11 @@ func (h *Handler) recordSearch(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, http.StatusOK, "record_search", pg)
 }
 
-// recordViewData is the viewer page, laid out in Go: html/template calls
-// each function of a template through reflection, and the page's
-// rendering was most of its CPU.
+// recordViewData is the viewer page; its HTML (record_html.go) is written
+// in Go.
 type recordViewData struct {
-	V            *record.View
-	Via          string
-	SectionTitle string
-	Tabs         []recordTab
-	Counts       []recordCount // the summary's
-	Lists        []recordList  // the summary's three, or the section's one
-}
-
-type recordTab struct {
-	Section, Title string
-	Current        bool
-}
-
-type recordCount struct {
-	Title string
-	N     int
-}
-
-type recordList struct {
-	Title, ID string
-	Items     []record.Item
-}
-
-func newRecordViewData(v *record.View, via string) *recordViewData {
-	d := &recordViewData{V: v, Via: via, SectionTitle: record.SectionTitle(v.Section)}
-	for _, s := range v.Sections {
-		d.Tabs = append(d.Tabs, recordTab{Section: string(s), Title: record.SectionTitle(s), Current: s == v.Section})
-		if v.Section == record.Summary && s != record.Summary {
-			d.Counts = append(d.Counts, recordCount{Title: record.SectionTitle(s), N: v.Counts[s]})
-		}
-	}
-	if v.Section == record.Summary {
-		d.Lists = []recordList{{"Allergies", "summary-allergies", v.Allergies}, {"Problems", "summary-problems", v.Problems},
-			{"Medications", "summary-medications", v.Medications}}
-	} else {
-		d.Lists = []recordList{{d.SectionTitle, "items", v.Items}}
-	}
-	return d
+	V   *record.View
+	Via string
 }
 
 func (h *Handler) recordView(w http.ResponseWriter, r *http.Request) {
@@ -138,7 +101,7 @@ func (h *Handler) recordView(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.render(w, r, http.StatusOK, "record_view", &Page{Title: v.Patient.Name + " – " + record.SectionTitle(v.Section), Nav: "record",
-		Data: newRecordViewData(v, via)})
+		Data: &recordViewData{V: v, Via: via}})
 }
 
 // launch opens the viewer on the patient a clinical system names, for its

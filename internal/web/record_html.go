@@ -77,67 +77,73 @@ func (d *recordViewData) HTML() template.HTML {
 <nav aria-label="Sections of the record" id="sections">
   <ul class="nhsuk-list cg-record-tabs">
   `)
-	for _, t := range d.Tabs {
+	v := d.V
+	for _, sec := range v.Sections {
 		w.raw(`<li><a href="/record/patients/`)
 		w.path(p.NHSNumber)
 		w.raw(`/`)
-		w.path(t.Section)
+		w.path(string(sec))
 		w.raw(`" id="tab-`)
-		w.text(t.Section)
+		w.text(string(sec))
 		w.raw(`"`)
-		if t.Current {
+		if sec == v.Section {
 			w.raw(` aria-current="page"`)
 		}
 		w.raw(`>`)
-		w.text(t.Title)
+		w.text(record.SectionTitle(sec))
 		w.raw(`</a></li>`)
 	}
 	w.raw(`
   </ul>
 </nav>
 <h2 id="section-title">`)
-	w.text(d.SectionTitle)
+	w.text(record.SectionTitle(v.Section))
 	w.raw("</h2>\n")
-	if len(d.Counts) > 0 {
-		w.raw(`<ul class="nhsuk-list" id="summary-counts">
+	if v.Section != record.Summary {
+		w.items(record.SectionTitle(v.Section), "items", v.Items)
+		return template.HTML(w.String())
+	}
+	w.raw(`<ul class="nhsuk-list" id="summary-counts">
   `)
-		for _, c := range d.Counts {
+	for _, sec := range v.Sections {
+		if sec != record.Summary {
 			w.raw(`<li>`)
-			w.text(c.Title)
+			w.text(record.SectionTitle(sec))
 			w.raw(`: `)
-			w.raw(strconv.Itoa(c.N))
+			w.raw(strconv.Itoa(v.Counts[sec]))
 			w.raw(`</li>`)
 		}
-		w.raw("\n</ul>\n")
 	}
-	for _, l := range d.Lists {
-		w.items(l)
-	}
+	w.raw("\n</ul>\n")
+	w.items("Allergies", "summary-allergies", v.Allergies)
+	w.items("Problems", "summary-problems", v.Problems)
+	w.items("Medications", "summary-medications", v.Medications)
 	return template.HTML(w.String())
 }
 
-// items writes one list of items as a table, or says there are none.
-func (w *viewWriter) items(l recordList) {
-	if len(l.Items) == 0 {
+// items writes one list of items, titled title, as the table id, or says
+// there are none.
+func (w *viewWriter) items(title, id string, items []record.Item) {
+	if len(items) == 0 {
 		w.raw(`<p class="cg-no-items">No `)
-		w.text(l.Title)
+		w.text(title)
 		w.raw(" recorded.</p>\n")
 		return
 	}
 	w.raw(`<div class="cg-table-scroll" tabindex="0" role="region" aria-label="`)
-	w.text(l.Title)
+	w.text(title)
 	w.raw(`">
 <table class="nhsuk-table" id="`)
-	w.text(l.ID)
+	w.text(id)
 	w.raw(`">
   <caption class="nhsuk-table__caption">`)
-	w.text(l.Title)
+	w.text(title)
 	w.raw(`</caption>
   <thead class="nhsuk-table__head"><tr class="nhsuk-table__row"><th scope="col" class="nhsuk-table__header">Date</th><th scope="col" class="nhsuk-table__header">Details</th><th scope="col" class="nhsuk-table__header">Status</th><th scope="col" class="nhsuk-table__header">From</th><th scope="col" class="nhsuk-table__header"><span class="nhsuk-u-visually-hidden">Report a problem</span></th></tr></thead>
   <tbody class="nhsuk-table__body">
   `)
-	for i := range l.Items {
-		it := &l.Items[i]
+	for i := range items {
+		it := &items[i]
 		w.raw(`<tr class="nhsuk-table__row cg-record-item" data-type="`)
 		w.text(it.Type)
 		w.raw(`"><td class="nhsuk-table__cell">`)

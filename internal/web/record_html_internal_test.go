@@ -24,7 +24,7 @@ func TestRecordViewEscapesEveryValue(t *testing.T) {
 		v := &record.View{Section: tc.section, Sections: record.VisibleSections(record.RoleCareProfessional),
 			Patient: &record.Patient{NHSNumber: "9990001234", Name: bad, BirthDate: bad, Gender: bad, Address: bad, GPPractice: bad, Source: bad, UpdatedAt: at},
 			Counts:  map[record.Section]int{record.Problems: 7}, Allergies: []record.Item{it}, Items: []record.Item{it}}
-		page := string(newRecordViewData(v, tc.via).HTML())
+		page := string((&recordViewData{V: v, Via: tc.via}).HTML())
 		doc, err := html.Parse(strings.NewReader(page))
 		if err != nil {
 			t.Fatal(err)

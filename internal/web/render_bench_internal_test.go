@@ -29,7 +29,7 @@ func BenchmarkRenderRecordSummary(b *testing.B) {
 		Counts:    map[record.Section]int{record.Appointments: 3, record.Problems: 2, record.Medications: 3, record.Allergies: 1},
 		Allergies: items("AllergyIntolerance", 1), Problems: items("Condition", 2), Medications: items("MedicationStatement", 3)}
 	pg := &Page{Title: "Ada OKORO – Summary", Nav: "record", P: &authz.Principal{UserID: "u1", Email: "amir.khan@nhs.net", Name: "Amir Khan", MemberOf: []string{"s1"}},
-		CSRF: "0123456789abcdef", Now: at, Data: newRecordViewData(v, record.ViaSearch)}
+		CSRF: "0123456789abcdef", Now: at, Data: &recordViewData{V: v, Via: record.ViaSearch}}
 	benchRender(b, "record_view", pg)
 }
 
