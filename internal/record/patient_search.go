@@ -40,11 +40,10 @@ func (s *Service) findPatients(ctx context.Context, q Query) (ms []patientMatch,
 	// ROW_NUMBER keeps the newest Patient of each NHS number in the
 	// database, so that the limit counts people, not resources (a person
 	// four organisations know would otherwise take four places).
-	rows, err := s.db.Query(ctx, `SELECT m.id, m.nhs_number, m.body, m.birth_date, m.gender, m.postcode, m.version, m.updated_at, o.ods_code
+	rows, err := s.db.Query(ctx, `SELECT m.id, m.nhs_number, m.body, m.birth_date, m.gender, m.postcode, m.version, m.updated_at, m.organisation_id
 		FROM (SELECT id, organisation_id, nhs_number, body, birth_date, gender, postcode, version, updated_at,
 			ROW_NUMBER() OVER (PARTITION BY nhs_number ORDER BY updated_at DESC, id) AS newest
 			FROM record_resources WHERE resource_type = 'Patient' AND `+where+`) m
-		JOIN organisations o ON o.id = m.organisation_id
 		WHERE m.newest = 1 ORDER BY m.nhs_number LIMIT ?`, append(args, MaxMatches+1)...)
 	if err != nil {
 		return nil, 0, errs.Wrap(err, "search patients")
@@ -52,10 +51,13 @@ func (s *Service) findPatients(ctx context.Context, q Query) (ms []patientMatch,
 	defer rows.Close()
 	for rows.Next() {
 		var m patientMatch
-		var body, postcode string
+		var body, postcode, org string
 		var updated int64
-		if err := rows.Scan(&m.res.ID, &m.NHSNumber, &body, &m.BirthDate, &m.Gender, &postcode, &m.res.Version, &updated, &m.res.ODS); err != nil {
+		if err := rows.Scan(&m.res.ID, &m.NHSNumber, &body, &m.BirthDate, &m.Gender, &postcode, &m.res.Version, &updated, &org); err != nil {
 			return nil, 0, errs.Wrap(err, "search patients")
+		}
+		if m.res.ODS, err = s.ods(ctx, org); err != nil {
+			return nil, 0, err
 		}
 		if pm, err := decodeJSON([]byte(body)); err == nil {
 			m.Name = patientName(pm)

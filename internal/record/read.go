@@ -196,9 +196,9 @@ const summaryItems = 20
 // rather than one per part: a record view is the commonest read. Errors:
 // NotFound (no such patient).
 func (s *Service) read(ctx context.Context, nhs string, view *View) error {
-	q := `SELECT r.id, r.resource_type, r.item_date, r.display, r.status, o.name AS org, o.ods_code, r.updated_at,
+	q := `SELECT r.id, r.resource_type, r.item_date, r.display, r.status, r.organisation_id, r.updated_at,
 		CASE WHEN r.resource_type = 'Patient' THEN r.body ELSE '' END AS body, 0 AS n
-		FROM record_resources r JOIN organisations o ON o.id = r.organisation_id WHERE r.nhs_number = ?`
+		FROM record_resources r WHERE r.nhs_number = ?`
 	args := []any{nhs}
 	var lists map[Section]*[]Item
 	var limit int
@@ -224,7 +224,7 @@ func (s *Service) read(ctx context.Context, nhs string, view *View) error {
 		// are counted in the index, in rows of their own (id '', the count
 		// in n), never read. Its lists are put in order below, so the query
 		// needs no sort.
-		q += ` UNION ALL SELECT '', resource_type, '', '', '', '', '', 0, '', COUNT(*)
+		q += ` UNION ALL SELECT '', resource_type, '', '', '', '', 0, '', COUNT(*)
 			FROM record_resources WHERE nhs_number = ? GROUP BY resource_type`
 		args = append(args, nhs)
 	} else {
@@ -244,9 +244,9 @@ func (s *Service) read(ctx context.Context, nhs string, view *View) error {
 	for rows.Next() {
 		var it Item
 		var updated int64
-		var body string
+		var body, org string
 		var n int
-		if err := rows.Scan(&it.ID, &it.Type, &it.Date, &it.Display, &it.Status, &it.Organisation, &it.ODS, &updated, &body, &n); err != nil {
+		if err := rows.Scan(&it.ID, &it.Type, &it.Date, &it.Display, &it.Status, &org, &updated, &body, &n); err != nil {
 			return errs.Wrap(err, "read record")
 		}
 		sec := SectionOf(it.Type)
@@ -256,6 +256,11 @@ func (s *Service) read(ctx context.Context, nhs string, view *View) error {
 			}
 			continue
 		}
+		from, err := s.orgs.get(ctx, org)
+		if err != nil {
+			return err
+		}
+		it.Organisation, it.ODS = from.Name, from.ODS
 		if sec == Demographics {
 			if patient.body == "" || updated > patient.updated || updated == patient.updated && it.ID < patient.id {
 				patient.id, patient.body, patient.name, patient.org, patient.updated = it.ID, body, it.Display, it.Organisation, updated
@@ -380,14 +385,18 @@ func (s *Service) Read(ctx context.Context, p *authz.Principal, resourceType, id
 	r := &Resource{}
 	var body string
 	var updated int64
-	err = s.db.QueryRow(ctx, `SELECT r.id, r.resource_type, r.body, r.version, r.updated_at, o.ods_code, r.nhs_number
-		FROM record_resources r JOIN organisations o ON o.id = r.organisation_id WHERE r.id = ? AND r.resource_type = ?`, id, resourceType).
-		Scan(&r.ID, &r.Type, &body, &r.Version, &updated, &r.ODS, &r.NHSNumber)
+	var org string
+	err = s.db.QueryRow(ctx, `SELECT id, resource_type, body, version, updated_at, organisation_id, nhs_number
+		FROM record_resources WHERE id = ? AND resource_type = ?`, id, resourceType).
+		Scan(&r.ID, &r.Type, &body, &r.Version, &updated, &org, &r.NHSNumber)
 	if store.IsNoRows(err) {
 		return nil, errs.E(errs.NotFound, "%s/%s is not in the record", resourceType, id)
 	}
 	if err != nil {
 		return nil, errs.Wrap(err, "read resource")
+	}
+	if r.ODS, err = s.ods(ctx, org); err != nil {
+		return nil, err
 	}
 	r.Body, r.UpdatedAt = []byte(body), time.UnixMicro(updated).UTC()
 	if err := s.release(ctx, p, v, "fhir.read", r.NHSNumber, detail); err != nil {
@@ -494,8 +503,8 @@ func (s *Service) SearchResources(ctx context.Context, p *authz.Principal, resou
 	if err != nil {
 		return nil, errs.Wrap(err, "resolve patient")
 	}
-	q := `SELECT r.id, r.resource_type, r.body, r.version, r.updated_at, o.ods_code, r.nhs_number, r.item_date
-		FROM record_resources r JOIN organisations o ON o.id = r.organisation_id WHERE r.nhs_number = ? AND r.resource_type = ?`
+	q := `SELECT r.id, r.resource_type, r.body, r.version, r.updated_at, r.organisation_id, r.nhs_number, r.item_date
+		FROM record_resources r WHERE r.nhs_number = ? AND r.resource_type = ?`
 	args := []any{nhs, resourceType}
 	if after != nil {
 		q += ` AND (r.item_date < ? OR (r.item_date = ? AND r.id > ?))`
@@ -510,14 +519,17 @@ func (s *Service) SearchResources(ctx context.Context, p *authz.Principal, resou
 	var last cursor
 	for rows.Next() {
 		var r Resource
-		var body, date string
+		var body, date, org string
 		var updated int64
-		if err := rows.Scan(&r.ID, &r.Type, &body, &r.Version, &updated, &r.ODS, &r.NHSNumber, &date); err != nil {
+		if err := rows.Scan(&r.ID, &r.Type, &body, &r.Version, &updated, &org, &r.NHSNumber, &date); err != nil {
 			return nil, errs.Wrap(err, "search resources")
 		}
 		if len(out) == count {
 			set.Next = last.encode()
 			break
+		}
+		if r.ODS, err = s.ods(ctx, org); err != nil {
+			return nil, err
 		}
 		r.Body, r.UpdatedAt = []byte(body), time.UnixMicro(updated).UTC()
 		out = append(out, r)

@@ -47,9 +47,14 @@ type Config struct {
 	// suspension or lapsed training therefore takes effect within that
 	// time; a refusal is never remembered, so access granted takes effect
 	// at once. Without it the training check alone is 40% of a read.
-	GateFor     time.Duration
-	ServiceName string // "Shared Care Record"
-	BaseURL     string // portal address for links in e-mails
+	GateFor time.Duration
+	// SuppliersFor is how long this process uses one reading of the
+	// organisations' names and ODS codes, which record reads show beside
+	// each item (2 s; negative: read for every request). A renamed
+	// organisation shows under its new name within that time.
+	SuppliersFor time.Duration
+	ServiceName  string // "Shared Care Record"
+	BaseURL      string // portal address for links in e-mails
 }
 
 // DefaultMaxPayload is the largest ingest payload accepted.
@@ -73,6 +78,9 @@ func (c *Config) defaults() {
 	}
 	if c.GateFor == 0 {
 		c.GateFor = 2 * time.Second
+	}
+	if c.SuppliersFor == 0 {
+		c.SuppliersFor = 2 * time.Second
 	}
 	if c.ServiceName == "" {
 		c.ServiceName = "Shared Care Record"
@@ -101,6 +109,7 @@ type Service struct {
 	sessions LaunchSessions
 	log      *slog.Logger
 	usage    *usage
+	orgs     *suppliers
 	cfg      Config
 
 	passed sync.Map     // user id → passedGate: recent passes of the gate
@@ -126,6 +135,7 @@ func New(d Deps, cfg Config) *Service {
 	s := &Service{db: d.DB, audit: d.Audit, clock: d.Clock, training: d.Training, outbox: d.Outbox, sessions: d.Sessions,
 		log: d.Log, cfg: cfg}
 	s.usage = newUsage(d.Usage, d.Clock, cfg.UsageEvery, d.Log)
+	s.orgs = newSuppliers(d.DB, cfg.SuppliersFor)
 	return s
 }
 
