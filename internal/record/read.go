@@ -13,7 +13,6 @@ import (
 	"github.com/caregate/caregate/internal/errs"
 	"github.com/caregate/caregate/internal/store"
 	"github.com/tidwall/gjson"
-	"github.com/tidwall/sjson"
 )
 
 // MaxMatches bounds a patient search: a search that finds more should be
@@ -602,31 +601,115 @@ func decodeCursor(s string) (cursor, bool) {
 // Served returns a stored resource as the FHIR API serves it: the supplier's
 // JSON with the server id and a meta of version, last update and source
 // (the supplier's ODS code); the supplier's other meta (profiles, tags) is
-// kept. The stored JSON is edited in place rather than decoded and
-// re-encoded: a read is served far more often than it is stored, and
-// decoding was a tenth of a read's CPU.
+// kept. The stored JSON is copied once, field by field, with the id and
+// the three meta fields put in on the way (where the supplier had them,
+// else at the end), rather than decoded and re-encoded or edited a field
+// at a time: a read is served far more often than it is stored, and
+// decoding was a tenth of a read's CPU, four edits a tenth of the rest.
 func (r *Resource) Served() ([]byte, error) {
 	// Stored bodies were checked and made canonical at ingest: no second
 	// full parse here, only that it is an object.
-	if !gjson.ParseBytes(r.Body).IsObject() {
+	root := gjson.ParseBytes(r.Body)
+	if !root.IsObject() {
 		return nil, errs.E(errs.Internal, "stored %s/%s is not a JSON object", r.Type, r.ID)
 	}
-	b := slices.Clone(r.Body)
-	var err error
-	if meta := gjson.GetBytes(b, "meta"); meta.Exists() && !meta.IsObject() {
-		if b, err = sjson.DeleteBytes(b, "meta"); err != nil {
-			return nil, errs.Wrap(err, "serve resource")
+	metaSet := [...][2]string{
+		{"versionId", strconv.Itoa(r.Version)},
+		{"lastUpdated", r.UpdatedAt.Format(time.RFC3339)},
+		{"source", "https://fhir.nhs.uk/Id/ods-organization-code|" + r.ODS},
+	}
+	out := make([]byte, 0, len(r.Body)+160)
+	out = append(out, '{')
+	field := func(key string) {
+		if len(out) > 1 {
+			out = append(out, ',')
+		}
+		out = append(out, key...)
+		out = append(out, ':')
+	}
+	var idDone, metaDone bool
+	root.ForEach(func(k, v gjson.Result) bool {
+		switch k.String() {
+		case "id":
+			field(k.Raw)
+			out = appendJSONString(out, r.ID)
+			idDone = true
+		case "meta":
+			if !v.IsObject() {
+				return true // not a meta: replaced by the server's, at the end
+			}
+			field(k.Raw)
+			out = append(out, '{')
+			var have [len(metaSet)]bool
+			n := 0
+			v.ForEach(func(mk, mv gjson.Result) bool {
+				if n > 0 {
+					out = append(out, ',')
+				}
+				n++
+				out = append(out, mk.Raw...)
+				out = append(out, ':')
+				for i, kv := range metaSet {
+					if mk.String() == kv[0] {
+						out, have[i] = appendJSONString(out, kv[1]), true
+						return true
+					}
+				}
+				out = append(out, mv.Raw...)
+				return true
+			})
+			for i, kv := range metaSet {
+				if !have[i] {
+					if n > 0 {
+						out = append(out, ',')
+					}
+					n++
+					out = appendJSONString(out, kv[0])
+					out = append(out, ':')
+					out = appendJSONString(out, kv[1])
+				}
+			}
+			out = append(out, '}')
+			metaDone = true
+		default:
+			field(k.Raw)
+			out = append(out, v.Raw...)
+		}
+		return true
+	})
+	if !idDone {
+		field(`"id"`)
+		out = appendJSONString(out, r.ID)
+	}
+	if !metaDone {
+		field(`"meta"`)
+		out = append(out, '{')
+		for i, kv := range metaSet {
+			if i > 0 {
+				out = append(out, ',')
+			}
+			out = appendJSONString(out, kv[0])
+			out = append(out, ':')
+			out = appendJSONString(out, kv[1])
+		}
+		out = append(out, '}')
+	}
+	return append(out, '}'), nil
+}
+
+// appendJSONString appends s as a JSON string.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		default:
+			b = append(b, c)
 		}
 	}
-	for _, kv := range []struct{ path, value string }{
-		{"id", r.ID},
-		{"meta.versionId", strconv.Itoa(r.Version)},
-		{"meta.lastUpdated", r.UpdatedAt.Format(time.RFC3339)},
-		{"meta.source", "https://fhir.nhs.uk/Id/ods-organization-code|" + r.ODS},
-	} {
-		if b, err = sjson.SetBytesOptions(b, kv.path, kv.value, &sjson.Options{ReplaceInPlace: true}); err != nil {
-			return nil, errs.Wrap(err, "serve resource")
-		}
-	}
-	return b, nil
+	return append(b, '"')
 }

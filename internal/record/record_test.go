@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -417,5 +418,50 @@ func TestServedCarriesTheServersIDAndMeta(t *testing.T) {
 	}
 	if _, err := (&record.Resource{Body: []byte(`[1]`)}).Served(); err == nil {
 		t.Error("a stored body that is not an object was served")
+	}
+}
+
+// Served writes the stored JSON once with the server's id and meta put in:
+// whatever the stored body holds, what it serves decodes to the body with
+// id replaced and meta's three fields set (other meta kept; a meta that is
+// not an object replaced), and nothing else changed, nested ids included.
+func TestServedMatchesTheBodyWithIDAndMetaSet(t *testing.T) {
+	at := time.Date(2026, 11, 3, 10, 4, 5, 0, time.UTC)
+	bodies := []string{
+		`{}`,
+		`{"resourceType":"Observation"}`,
+		`{"id":"s1","resourceType":"Observation","subject":{"reference":"Patient/p1","id":"nested"}}`,
+		`{"resourceType":"Observation","meta":{},"id":"s1"}`,
+		`{"resourceType":"Observation","meta":{"tag":[{"code":"x"}],"lastUpdated":"2001-01-01T00:00:00Z"},"valueString":"a\"b\\c\u00e9\n"}`,
+		`{"resourceType":"Observation","meta":[1,2],"note":[{"text":"<b>&</b>"}]}`,
+		`{"resourceType":"Observation","meta":null}`,
+		`{"resourceType":"Observation","meta":{"versionId":"9","source":"x","lastUpdated":"y","security":[]},"id":""}`,
+		` { "resourceType" : "Observation" , "id" : "s1" , "valueQuantity" : { "value" : 1.50e2 } } `,
+	}
+	for _, ods := range []string{"RWE", `R"W\E`} {
+		for _, body := range bodies {
+			r := &record.Resource{ID: "srv-7", Type: "Observation", Body: []byte(body), Version: 12, UpdatedAt: at, ODS: ods}
+			b, err := r.Served()
+			if err != nil {
+				t.Fatalf("%s: %v", body, err)
+			}
+			var got, want map[string]any
+			if err := json.Unmarshal(b, &got); err != nil {
+				t.Fatalf("%s: served JSON does not parse: %v\n%s", body, err, b)
+			}
+			if err := json.Unmarshal([]byte(body), &want); err != nil {
+				t.Fatal(err)
+			}
+			want["id"] = "srv-7"
+			meta, _ := want["meta"].(map[string]any)
+			if meta == nil {
+				meta = map[string]any{}
+			}
+			meta["versionId"], meta["lastUpdated"], meta["source"] = "12", "2026-11-03T10:04:05Z", "https://fhir.nhs.uk/Id/ods-organization-code|"+ods
+			want["meta"] = meta
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("%s (ODS %s):\n got %v\nwant %v", body, ods, got, want)
+			}
+		}
 	}
 }
