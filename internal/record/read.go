@@ -613,88 +613,74 @@ func (r *Resource) Served() ([]byte, error) {
 	if !root.IsObject() {
 		return nil, errs.E(errs.Internal, "stored %s/%s is not a JSON object", r.Type, r.ID)
 	}
-	metaSet := [...][2]string{
+	meta := servedMeta{
 		{"versionId", strconv.Itoa(r.Version)},
 		{"lastUpdated", r.UpdatedAt.Format(time.RFC3339)},
 		{"source", "https://fhir.nhs.uk/Id/ods-organization-code|" + r.ODS},
 	}
 	out := make([]byte, 0, len(r.Body)+160)
 	out = append(out, '{')
-	field := func(key string) {
-		if len(out) > 1 {
-			out = append(out, ',')
-		}
-		out = append(out, key...)
-		out = append(out, ':')
-	}
 	var idDone, metaDone bool
 	root.ForEach(func(k, v gjson.Result) bool {
 		switch k.String() {
 		case "id":
-			field(k.Raw)
-			out = appendJSONString(out, r.ID)
+			out = appendJSONString(appendKey(out, 1, k.Raw), r.ID)
 			idDone = true
 		case "meta":
-			if !v.IsObject() {
-				return true // not a meta: replaced by the server's, at the end
+			// One that is not an object is replaced by the server's, at the end.
+			if v.IsObject() {
+				out = meta.appendTo(appendKey(out, 1, k.Raw), v)
+				metaDone = true
 			}
-			field(k.Raw)
-			out = append(out, '{')
-			var have [len(metaSet)]bool
-			n := 0
-			v.ForEach(func(mk, mv gjson.Result) bool {
-				if n > 0 {
-					out = append(out, ',')
-				}
-				n++
-				out = append(out, mk.Raw...)
-				out = append(out, ':')
-				for i, kv := range metaSet {
-					if mk.String() == kv[0] {
-						out, have[i] = appendJSONString(out, kv[1]), true
-						return true
-					}
-				}
-				out = append(out, mv.Raw...)
-				return true
-			})
-			for i, kv := range metaSet {
-				if !have[i] {
-					if n > 0 {
-						out = append(out, ',')
-					}
-					n++
-					out = appendJSONString(out, kv[0])
-					out = append(out, ':')
-					out = appendJSONString(out, kv[1])
-				}
-			}
-			out = append(out, '}')
-			metaDone = true
 		default:
-			field(k.Raw)
-			out = append(out, v.Raw...)
+			out = append(appendKey(out, 1, k.Raw), v.Raw...)
 		}
 		return true
 	})
 	if !idDone {
-		field(`"id"`)
-		out = appendJSONString(out, r.ID)
+		out = appendJSONString(appendKey(out, 1, `"id"`), r.ID)
 	}
 	if !metaDone {
-		field(`"meta"`)
-		out = append(out, '{')
-		for i, kv := range metaSet {
-			if i > 0 {
-				out = append(out, ',')
-			}
-			out = appendJSONString(out, kv[0])
-			out = append(out, ':')
-			out = appendJSONString(out, kv[1])
-		}
-		out = append(out, '}')
+		out = meta.appendTo(appendKey(out, 1, `"meta"`), gjson.Result{})
 	}
 	return append(out, '}'), nil
+}
+
+// servedMeta are the meta fields the server sets, names and values.
+type servedMeta [3][2]string
+
+// appendTo appends the supplier's meta (an object, or nothing) with m's
+// fields set: in place where the supplier had them, else at the end.
+func (m servedMeta) appendTo(out []byte, supplied gjson.Result) []byte {
+	out = append(out, '{')
+	start := len(out)
+	var set [len(m)]bool
+	supplied.ForEach(func(k, v gjson.Result) bool {
+		out = appendKey(out, start, k.Raw)
+		for i, kv := range m {
+			if k.String() == kv[0] {
+				out, set[i] = appendJSONString(out, kv[1]), true
+				return true
+			}
+		}
+		out = append(out, v.Raw...)
+		return true
+	})
+	for i, kv := range m {
+		if !set[i] {
+			out = appendJSONString(appendKey(out, start, `"`+kv[0]+`"`), kv[1])
+		}
+	}
+	return append(out, '}')
+}
+
+// appendKey appends an object's next key (raw: quoted) and its colon, after a
+// comma unless it is the first, the object's fields starting at start.
+func appendKey(out []byte, start int, raw string) []byte {
+	if len(out) > start {
+		out = append(out, ',')
+	}
+	return append(append(out, raw...), ':')
 }
 
 // appendJSONString appends s as a JSON string.
