@@ -39,3 +39,9 @@ func SplitVerify(parts int64) func() {
 	verifyParts = func(n int64) int64 { return max(1, min(parts, n)) }
 	return func() { verifyParts = old }
 }
+
+// SegmentQuery is the query Search runs on each segment of the object index.
+func SegmentQuery(where ...string) string { return segmentQuery(where) }
+
+// SegmentSize is how many events a segment of the object index holds.
+const SegmentSize = 1 << objectSegmentBits

@@ -66,33 +66,19 @@ func Search(ctx context.Context, db *store.DB, f Filter) ([]Event, string, error
 		where = append(where, "seq < ?")
 		args = append(args, f.Before)
 	}
-	q := `SELECT seq, at, actor_id, actor, action, object_type, object_id, outcome, ip, user_agent, detail, prev_hash, hash FROM audit_events`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
+	var out []Event
+	var err error
+	if f.ObjectType != "" && f.ObjectID != "" {
+		out, err = searchSegments(ctx, db, f, where, args, limit+1)
+	} else {
+		q := selectEvents
+		if len(where) > 0 {
+			q += " WHERE " + strings.Join(where, " AND ")
+		}
+		out, err = queryEvents(ctx, db, nil, q+" ORDER BY seq DESC LIMIT ?", append(args, limit+1)...)
 	}
-	q += " ORDER BY seq DESC LIMIT " + strconv.Itoa(limit+1)
-	rows, err := db.Query(ctx, q, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("search audit: %w", err)
-	}
-	defer rows.Close()
-	var out []Event
-	for rows.Next() {
-		var e Event
-		var at int64
-		var detail string
-		if err := rows.Scan(&e.Seq, &at, &e.ActorID, &e.Actor, &e.Action, &e.ObjectType, &e.ObjectID, &e.Outcome,
-			&e.IP, &e.UserAgent, &detail, &e.PrevHash, &e.Hash); err != nil {
-			return nil, "", err
-		}
-		e.At = time.UnixMicro(at).UTC()
-		if detail != "" && detail != "{}" {
-			_ = json.Unmarshal([]byte(detail), &e.Detail)
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", err
 	}
 	next := ""
 	if len(out) > limit {
@@ -100,6 +86,71 @@ func Search(ctx context.Context, db *store.DB, f Filter) ([]Event, string, error
 		next = strconv.FormatInt(out[limit-1].Seq, 10)
 	}
 	return out, next, nil
+}
+
+const selectEvents = `SELECT seq, at, actor_id, actor, action, object_type, object_id, outcome, ip, user_agent, detail, prev_hash, hash FROM audit_events`
+
+// objectSegmentBits sizes the segments of the audit_object index: 1 <<
+// objectSegmentBits events each, an index by (seq >> objectSegmentBits,
+// object type, object id) since migration 13, so that an event's entry
+// lands among the few pages of the newest segment rather than anywhere in
+// an index as long as the trail.
+const objectSegmentBits = 18
+
+// searchSegments finds up to want events of one object (f.ObjectType and
+// f.ObjectID, among the conditions where), newest first: one segment of the
+// index at a time, from the newest that can hold a match (the cursor's, or
+// the trail's last) down to the first, until it has enough. A segment
+// holds 262,144 events, so a search of a long trail for an object seen
+// rarely reads a few thousand small index ranges at worst.
+func searchSegments(ctx context.Context, db *store.DB, f Filter, where []string, args []any, want int) ([]Event, error) {
+	top := f.Before - 1
+	if f.Before <= 0 {
+		if err := db.QueryRow(ctx, `SELECT COALESCE(MAX(seq), 0) FROM audit_events`).Scan(&top); err != nil {
+			return nil, err
+		}
+	}
+	q := segmentQuery(where)
+	var out []Event
+	for seg := top >> objectSegmentBits; seg >= 0 && len(out) < want; seg-- {
+		var err error
+		if out, err = queryEvents(ctx, db, out, q, append(append([]any{seg}, args...), want-len(out))...); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// segmentQuery selects, newest first, the events of one segment of the
+// audit_object index (its first parameter) that meet the conditions where
+// (which name an object type and id), at most its last parameter.
+func segmentQuery(where []string) string {
+	return selectEvents + ` WHERE (seq >> ` + strconv.Itoa(objectSegmentBits) + `) = ? AND ` + strings.Join(where, " AND ") +
+		` ORDER BY seq DESC LIMIT ?`
+}
+
+// queryEvents runs q and appends the events it returns to out.
+func queryEvents(ctx context.Context, db *store.DB, out []Event, q string, args ...any) ([]Event, error) {
+	rows, err := db.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e Event
+		var at int64
+		var detail string
+		if err := rows.Scan(&e.Seq, &at, &e.ActorID, &e.Actor, &e.Action, &e.ObjectType, &e.ObjectID, &e.Outcome,
+			&e.IP, &e.UserAgent, &detail, &e.PrevHash, &e.Hash); err != nil {
+			return nil, err
+		}
+		e.At = time.UnixMicro(at).UTC()
+		if detail != "" && detail != "{}" {
+			_ = json.Unmarshal([]byte(detail), &e.Detail)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
 }
 
 // CSVHeader is the header row of the CSV export.
