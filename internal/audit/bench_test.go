@@ -186,3 +186,46 @@ func fillTrail(b *testing.B, db *store.DB, n int) {
 		done += len(evs)
 	}
 }
+
+// longTrail is the trail BenchmarkAppendLongTrail appends to.
+const longTrail = 2_000_000
+
+// BenchmarkAppendLongTrail appends record views of 100,000 different
+// patients, 32 writers each waiting for its commit, to a trail that already
+// holds longTrail events: through the object index as it is (in segments of
+// 262,144 events, migration 13), and, as the baseline in the same run,
+// through the one index keyed by object alone that it replaced, where each
+// event's entry lands on a random page of an index as long as the trail.
+//
+//	CAREGATE_TEST_POSTGRES=… go test ./internal/audit -run XXX -bench AppendLongTrail -benchtime 20000x
+func BenchmarkAppendLongTrail(b *testing.B) {
+	for _, e := range storetest.Engines(b) {
+		b.Run(e.Name, func(b *testing.B) {
+			ctx := context.Background()
+			db := e.Open(b)
+			start := time.Now()
+			fillTrail(b, db, longTrail)
+			b.Logf("%s: filled %d events in %v", e.Name, longTrail, time.Since(start).Round(time.Millisecond))
+			appendViews := func(b *testing.B) {
+				l := audit.NewLog(db, clock.System{})
+				defer l.Close()
+				base := benchEvent()
+				var n atomic.Int64
+				runWriters(b, func(ctx context.Context) error {
+					ev := base
+					ev.ObjectID = fmt.Sprintf("94347%05d", n.Add(7919)%100_000) // patients in no order
+					return l.Append(ctx, ev)
+				})
+			}
+			b.Run("segmented", appendViews)
+			unsegmented := `CREATE INDEX audit_object ON audit_events (object_type, object_id, at)`
+			if _, err := db.Exec(ctx, `DROP INDEX audit_object`); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := db.Exec(ctx, unsegmented); err != nil {
+				b.Fatal(err)
+			}
+			b.Run("unsegmented", appendViews)
+		})
+	}
+}
