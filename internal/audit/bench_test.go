@@ -86,9 +86,10 @@ const plainTable = `CREATE TABLE audit_plain (
     user_agent TEXT NOT NULL, detail TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)`
 
 var plainIndexes = []string{
-	`CREATE INDEX audit_plain_actor ON audit_plain (actor_id, at)`,
-	`CREATE INDEX audit_plain_object ON audit_plain (object_type, object_id, at)`,
-	`CREATE INDEX audit_plain_action ON audit_plain (action, at)`,
+	`CREATE INDEX audit_plain_object ON audit_plain ((seq >> 18), object_type, object_id, seq)`,
+	`CREATE INDEX audit_plain_actor ON audit_plain ((seq >> 18), actor_id, seq)`,
+	`CREATE INDEX audit_plain_actor_email ON audit_plain ((seq >> 18), actor, seq)`,
+	`CREATE INDEX audit_plain_action ON audit_plain ((seq >> 18), action, seq)`,
 	`CREATE INDEX audit_plain_at ON audit_plain (at)`,
 }
 

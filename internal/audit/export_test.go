@@ -40,8 +40,8 @@ func SplitVerify(parts int64) func() {
 	return func() { verifyParts = old }
 }
 
-// SegmentQuery is the query Search runs on each segment of the object index.
+// SegmentQuery is the query Search runs on each segment of the trail.
 func SegmentQuery(where ...string) string { return segmentQuery(where) }
 
-// SegmentSize is how many events a segment of the object index holds.
-const SegmentSize = 1 << objectSegmentBits
+// SegmentSize is how many events a segment holds.
+const SegmentSize = 1 << segmentBits

@@ -34,8 +34,15 @@ func Search(ctx context.Context, db *store.DB, f Filter) ([]Event, string, error
 	var where []string
 	var args []any
 	if f.Actor != "" {
-		where = append(where, "(actor = ? OR actor_id = ?)")
-		args = append(args, strings.ToLower(f.Actor), f.Actor)
+		// An e-mail address (or "anonymous") is looked for as the actor
+		// recorded, anything else as an account's id: each has its index.
+		if strings.Contains(f.Actor, "@") || strings.EqualFold(f.Actor, "anonymous") {
+			where = append(where, "actor = ?")
+			args = append(args, strings.ToLower(f.Actor))
+		} else {
+			where = append(where, "actor_id = ?")
+			args = append(args, f.Actor)
+		}
 	}
 	if f.ObjectType != "" {
 		where = append(where, "object_type = ?")
@@ -68,7 +75,7 @@ func Search(ctx context.Context, db *store.DB, f Filter) ([]Event, string, error
 	}
 	var out []Event
 	var err error
-	if f.ObjectType != "" && f.ObjectID != "" {
+	if f.ObjectType != "" && f.ObjectID != "" || f.Actor != "" || f.Action != "" {
 		out, err = searchSegments(ctx, db, f, where, args, limit+1)
 	} else {
 		q := selectEvents
@@ -90,19 +97,19 @@ func Search(ctx context.Context, db *store.DB, f Filter) ([]Event, string, error
 
 const selectEvents = `SELECT seq, at, actor_id, actor, action, object_type, object_id, outcome, ip, user_agent, detail, prev_hash, hash FROM audit_events`
 
-// objectSegmentBits sizes the segments of the audit_object index: 1 <<
-// objectSegmentBits events each, an index by (seq >> objectSegmentBits,
-// object type, object id) since migration 13, so that an event's entry
-// lands among the few pages of the newest segment rather than anywhere in
-// an index as long as the trail.
-const objectSegmentBits = 18
+// segmentBits sizes the segments of the audit trail's indexes by object,
+// person and action: 1 << segmentBits events each, each index keyed by
+// (seq >> segmentBits, …) since migration 13, so that an event's entries
+// land among the few pages of the newest segment rather than anywhere in
+// indexes as long as the trail.
+const segmentBits = 18
 
-// searchSegments finds up to want events of one object (f.ObjectType and
-// f.ObjectID, among the conditions where), newest first: one segment of the
-// index at a time, from the newest that can hold a match (the cursor's, or
-// the trail's last) down to the first, until it has enough. A segment
-// holds 262,144 events, so a search of a long trail for an object seen
-// rarely reads a few thousand small index ranges at worst.
+// searchSegments finds up to want events meeting the conditions where
+// (which name an object, a person or an action), newest first: one segment
+// at a time, from the newest that can hold a match (the cursor's, or the
+// trail's last) down to the first, until it has enough. A segment holds
+// 262,144 events, so a search of a long trail for something seen rarely
+// reads a few thousand small index ranges at worst.
 func searchSegments(ctx context.Context, db *store.DB, f Filter, where []string, args []any, want int) ([]Event, error) {
 	top := f.Before - 1
 	if f.Before <= 0 {
@@ -112,7 +119,7 @@ func searchSegments(ctx context.Context, db *store.DB, f Filter, where []string,
 	}
 	q := segmentQuery(where)
 	var out []Event
-	for seg := top >> objectSegmentBits; seg >= 0 && len(out) < want; seg-- {
+	for seg := top >> segmentBits; seg >= 0 && len(out) < want; seg-- {
 		var err error
 		if out, err = queryEvents(ctx, db, out, q, append(append([]any{seg}, args...), want-len(out))...); err != nil {
 			return nil, err
@@ -121,11 +128,10 @@ func searchSegments(ctx context.Context, db *store.DB, f Filter, where []string,
 	return out, nil
 }
 
-// segmentQuery selects, newest first, the events of one segment of the
-// audit_object index (its first parameter) that meet the conditions where
-// (which name an object type and id), at most its last parameter.
+// segmentQuery selects, newest first, the events of one segment (its first
+// parameter) that meet the conditions where, at most its last parameter.
 func segmentQuery(where []string) string {
-	return selectEvents + ` WHERE (seq >> ` + strconv.Itoa(objectSegmentBits) + `) = ? AND ` + strings.Join(where, " AND ") +
+	return selectEvents + ` WHERE (seq >> ` + strconv.Itoa(segmentBits) + `) = ? AND ` + strings.Join(where, " AND ") +
 		` ORDER BY seq DESC LIMIT ?`
 }
 

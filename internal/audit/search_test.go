@@ -158,34 +158,40 @@ func TestCSVRowNeutralisesFormulas(t *testing.T) {
 	}
 }
 
-// A search by object reads the object index one segment at a time, newest
-// first. Events of two patients are placed on both sides of segment
-// boundaries and far apart (segments 0, 1, 2 and 5, with 3 and 4 empty);
-// every page of every search is what filtering all the events gives, in
-// order, and paging by cursor neither skips nor repeats one.
-func TestSearchByObjectAcrossSegments(t *testing.T) {
+// A search by object, person or action reads the trail's indexes one
+// segment at a time, newest first. Events of two patients, by two people,
+// are placed on both sides of segment boundaries and far apart (segments 0,
+// 1, 2 and 5, with 3 and 4 empty); every page of every search is what
+// filtering all the events gives, in order, and paging by cursor neither
+// skips nor repeats one.
+func TestSearchAcrossSegments(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		const seg = audit.SegmentSize
 		type ev struct {
-			seq         int64
-			at          time.Time
-			action, oid string
+			seq                  int64
+			at                   time.Time
+			action, oid, who, id string
 		}
 		var all []ev
 		base := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
-		// The two patients take turns: each has events on both sides of each
-		// boundary between segments 0, 1 and 2.
+		// The patients take turns, and so do the two people (every third
+		// event is Bob's): each has events on both sides of each boundary
+		// between segments 0, 1 and 2.
 		for i, seq := range []int64{1, 2, seg - 2, seg - 1, seg, seg + 1, 2*seg - 1, 2 * seg, 2*seg + 7, 5*seg + 3, 5*seg + 4} {
-			action := "record.view"
+			e := ev{seq: seq, at: base.Add(time.Duration(i) * time.Hour), action: "record.view", oid: []string{"p1", "p2"}[i%2],
+				who: "alice@nhs.net", id: "u-alice"}
 			if i%3 == 0 {
-				action = "fhir.read"
+				e.action = "fhir.read"
 			}
-			all = append(all, ev{seq: seq, at: base.Add(time.Duration(i) * time.Hour), action: action, oid: []string{"p1", "p2"}[i%2]})
+			if i%3 == 1 {
+				e.who, e.id = "bob@nhs.net", "u-bob"
+			}
+			all = append(all, e)
 		}
 		for _, e := range all {
 			if _, err := db.Exec(ctx, `INSERT INTO audit_events (seq, at, actor_id, actor, action, object_type, object_id, outcome, ip, user_agent, detail, prev_hash, hash)
-				VALUES (?, ?, 'u1', 'a@nhs.net', ?, 'patient', ?, 'success', '', '', '{}', '', '')`, e.seq, e.at.UnixMicro(), e.action, e.oid); err != nil {
+				VALUES (?, ?, ?, ?, ?, 'patient', ?, 'success', '', '', '{}', '', '')`, e.seq, e.at.UnixMicro(), e.id, e.who, e.action, e.oid); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -194,10 +200,16 @@ func TestSearchByObjectAcrossSegments(t *testing.T) {
 			{ObjectType: "patient", ObjectID: "p2", Action: "fhir.read"},
 			{ObjectType: "patient", ObjectID: "p1", From: base.Add(2 * time.Hour), To: base.Add(9 * time.Hour)},
 			{ObjectType: "patient", ObjectID: "p3"},
+			{Actor: "Bob@NHS.net"},
+			{Actor: "u-alice", ObjectType: "patient", ObjectID: "p2"},
+			{Actor: "u-carol"},
+			{Action: "fhir.read"},
+			{Action: "record.", Actor: "alice@nhs.net"},
 		} {
 			var want []int64
 			for _, e := range all {
-				if e.oid == f.ObjectID && (f.Action == "" || e.action == f.Action) &&
+				if (f.ObjectID == "" || e.oid == f.ObjectID) && (f.Actor == "" || strings.EqualFold(e.who, f.Actor) || e.id == f.Actor) &&
+					(f.Action == "" || e.action == f.Action || strings.HasSuffix(f.Action, ".") && strings.HasPrefix(e.action, f.Action)) &&
 					(f.From.IsZero() || !e.at.Before(f.From)) && (f.To.IsZero() || e.at.Before(f.To)) {
 					want = append(want, e.seq)
 				}
@@ -224,16 +236,29 @@ func TestSearchByObjectAcrossSegments(t *testing.T) {
 					}
 				}
 				if !slices.Equal(got, want) {
-					t.Errorf("%s %s %s limit %d:\n got %v\nwant %v", f.ObjectID, f.Action, f.From, limit, got, want)
+					t.Errorf("%+v:\n got %v\nwant %v", f, got, want)
 				}
 			}
 		}
-		if db.Dialect == store.SQLite {
-			rows, err := db.Query(ctx, `EXPLAIN QUERY PLAN `+audit.SegmentQuery("object_type = ?", "object_id = ?"), 0, "patient", "p1", 10)
+		if db.Dialect != store.SQLite {
+			return
+		}
+		// Each kind of search reads its own index, a segment newest first
+		// without a sort.
+		for index, where := range map[string][]string{
+			"audit_object":      {"object_type = ?", "object_id = ?"},
+			"audit_actor":       {"actor_id = ?"},
+			"audit_actor_email": {"actor = ?"},
+			"audit_action":      {"action = ?"},
+		} {
+			args := []any{0}
+			for range where {
+				args = append(args, "x")
+			}
+			rows, err := db.Query(ctx, `EXPLAIN QUERY PLAN `+audit.SegmentQuery(where...), append(args, 10)...)
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer rows.Close()
 			var plan string
 			for rows.Next() {
 				var id, parent, unused int
@@ -243,8 +268,9 @@ func TestSearchByObjectAcrossSegments(t *testing.T) {
 				}
 				plan += detail + "\n"
 			}
-			if !strings.Contains(plan, "INDEX audit_object") || strings.Contains(plan, "TEMP B-TREE") {
-				t.Errorf("a segment is not read through the object index in order:\n%s", plan)
+			rows.Close()
+			if !strings.Contains(plan, "INDEX "+index+" ") || strings.Contains(plan, "TEMP B-TREE") {
+				t.Errorf("%s: a segment is not read through %s in order:\n%s", where, index, plan)
 			}
 		}
 	})
