@@ -45,3 +45,6 @@ func SegmentQuery(where ...string) string { return segmentQuery(where) }
 
 // SegmentSize is how many events a segment holds.
 const SegmentSize = 1 << segmentBits
+
+// SegmentMoments is the query that reads a segment's first and last moments.
+var SegmentMoments = segmentMoments

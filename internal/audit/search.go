@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"database/sql"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -75,9 +76,12 @@ func Search(ctx context.Context, db *store.DB, f Filter) ([]Event, string, error
 	}
 	var out []Event
 	var err error
-	if f.ObjectType != "" && f.ObjectID != "" || f.Actor != "" || f.Action != "" {
+	switch {
+	case f.ObjectType != "" && f.ObjectID != "" || f.Actor != "" || f.Action != "":
 		out, err = searchSegments(ctx, db, f, where, args, limit+1)
-	} else {
+	case !f.From.IsZero() || !f.To.IsZero():
+		out, err = searchDates(ctx, db, f, where, args, limit+1)
+	default:
 		q := selectEvents
 		if len(where) > 0 {
 			q += " WHERE " + strings.Join(where, " AND ")
@@ -104,6 +108,9 @@ const selectEvents = `SELECT seq, at, actor_id, actor, action, object_type, obje
 // indexes as long as the trail.
 const segmentBits = 18
 
+// segmentOf is an event's segment, as the indexes name it.
+var segmentOf = "(seq >> " + strconv.Itoa(segmentBits) + ")"
+
 // searchSegments finds up to want events meeting the conditions where
 // (which name an object, a person or an action), newest first: one segment
 // at a time, from the newest that can hold a match (the cursor's, or the
@@ -111,17 +118,62 @@ const segmentBits = 18
 // 262,144 events, so a search of a long trail for something seen rarely
 // reads a few thousand small index ranges at worst.
 func searchSegments(ctx context.Context, db *store.DB, f Filter, where []string, args []any, want int) ([]Event, error) {
-	top := f.Before - 1
-	if f.Before <= 0 {
-		if err := db.QueryRow(ctx, `SELECT COALESCE(MAX(seq), 0) FROM audit_events`).Scan(&top); err != nil {
-			return nil, err
-		}
+	top, err := lastSeq(ctx, db, f)
+	if err != nil {
+		return nil, err
 	}
 	q := segmentQuery(where)
 	var out []Event
 	for seg := top >> segmentBits; seg >= 0 && len(out) < want; seg-- {
-		var err error
 		if out, err = queryEvents(ctx, db, out, q, append(append([]any{seg}, args...), want-len(out))...); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// lastSeq is the newest event a search can return: the one before its
+// cursor, or the trail's last.
+func lastSeq(ctx context.Context, db *store.DB, f Filter) (int64, error) {
+	if f.Before > 0 {
+		return f.Before - 1, nil
+	}
+	var top int64
+	err := db.QueryRow(ctx, `SELECT COALESCE(MAX(seq), 0) FROM audit_events`).Scan(&top)
+	return top, err
+}
+
+// segmentMoments reads the first and last moments of a segment's events
+// from the index by time (one short read each); ok is false if it holds
+// none.
+var segmentMoments = `SELECT (SELECT at FROM audit_events WHERE ` + segmentOf + ` = ? ORDER BY at LIMIT 1),
+	(SELECT at FROM audit_events WHERE ` + segmentOf + ` = ? ORDER BY at DESC LIMIT 1)`
+
+// searchDates finds up to want events between f.From and f.To (the
+// conditions where, dates and cursor only), newest first: one segment at a
+// time, newest first, passing over those whose events all lie outside the
+// dates (two short index reads each) and reading the others by seq,
+// newest first, so that no more than a segment is read to find nothing.
+// Events are in seq order and nearly in time order, but not exactly (an
+// event's moment is taken before it joins the chain), so every segment is
+// looked at rather than stopping at the first one before the dates.
+func searchDates(ctx context.Context, db *store.DB, f Filter, where []string, args []any, want int) ([]Event, error) {
+	top, err := lastSeq(ctx, db, f)
+	if err != nil {
+		return nil, err
+	}
+	q := selectEvents + ` WHERE seq >= ? AND seq < ? AND ` + strings.Join(where, " AND ") + ` ORDER BY seq DESC LIMIT ?`
+	var out []Event
+	for seg := top >> segmentBits; seg >= 0 && len(out) < want; seg-- {
+		var first, last sql.NullInt64
+		if err := db.QueryRow(ctx, segmentMoments, seg, seg).Scan(&first, &last); err != nil {
+			return nil, err
+		}
+		if !first.Valid || !f.From.IsZero() && last.Int64 < f.From.UnixMicro() || !f.To.IsZero() && first.Int64 >= f.To.UnixMicro() {
+			continue
+		}
+		from, to := seg<<segmentBits, (seg+1)<<segmentBits
+		if out, err = queryEvents(ctx, db, out, q, append(append([]any{from, to}, args...), want-len(out))...); err != nil {
 			return nil, err
 		}
 	}
@@ -131,7 +183,7 @@ func searchSegments(ctx context.Context, db *store.DB, f Filter, where []string,
 // segmentQuery selects, newest first, the events of one segment (its first
 // parameter) that meet the conditions where, at most its last parameter.
 func segmentQuery(where []string) string {
-	return selectEvents + ` WHERE (seq >> ` + strconv.Itoa(segmentBits) + `) = ? AND ` + strings.Join(where, " AND ") +
+	return selectEvents + ` WHERE ` + segmentOf + ` = ? AND ` + strings.Join(where, " AND ") +
 		` ORDER BY seq DESC LIMIT ?`
 }
 

@@ -158,7 +158,7 @@ func TestCSVRowNeutralisesFormulas(t *testing.T) {
 	}
 }
 
-// A search by object, person or action reads the trail's indexes one
+// A search by object, person, action or dates reads the trail's indexes one
 // segment at a time, newest first. Events of two patients, by two people,
 // are placed on both sides of segment boundaries and far apart (segments 0,
 // 1, 2 and 5, with 3 and 4 empty); every page of every search is what
@@ -187,6 +187,11 @@ func TestSearchAcrossSegments(t *testing.T) {
 			if i%3 == 1 {
 				e.who, e.id = "bob@nhs.net", "u-bob"
 			}
+			if i == 8 {
+				// Moments are nearly, not exactly, in seq order: this one
+				// is older than every other, in segment 2.
+				e.at = base.Add(-time.Hour)
+			}
 			all = append(all, e)
 		}
 		for _, e := range all {
@@ -205,6 +210,11 @@ func TestSearchAcrossSegments(t *testing.T) {
 			{Actor: "u-carol"},
 			{Action: "fhir.read"},
 			{Action: "record.", Actor: "alice@nhs.net"},
+			{From: base.Add(2 * time.Hour), To: base.Add(9 * time.Hour)},
+			{From: base.Add(5 * time.Hour)},
+			{To: base},
+			{To: base.Add(time.Hour)},
+			{From: base.Add(30 * time.Hour)},
 		} {
 			var want []int64
 			for _, e := range all {
@@ -272,6 +282,25 @@ func TestSearchAcrossSegments(t *testing.T) {
 			if !strings.Contains(plan, "INDEX "+index+" ") || strings.Contains(plan, "TEMP B-TREE") {
 				t.Errorf("%s: a segment is not read through %s in order:\n%s", where, index, plan)
 			}
+		}
+		// A segment's first and last moments are read from the index by
+		// time, not found by reading its events.
+		rows, err := db.Query(ctx, `EXPLAIN QUERY PLAN `+audit.SegmentMoments, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var plan string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan += detail + "\n"
+		}
+		if strings.Count(plan, "INDEX audit_at ") != 2 || strings.Contains(plan, "TEMP B-TREE") {
+			t.Errorf("a segment's moments are not read from the index by time:\n%s", plan)
 		}
 	})
 }
