@@ -265,42 +265,35 @@ func TestSearchAcrossSegments(t *testing.T) {
 			for range where {
 				args = append(args, "x")
 			}
-			rows, err := db.Query(ctx, `EXPLAIN QUERY PLAN `+audit.SegmentQuery(where...), append(args, 10)...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var plan string
-			for rows.Next() {
-				var id, parent, unused int
-				var detail string
-				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-					t.Fatal(err)
-				}
-				plan += detail + "\n"
-			}
-			rows.Close()
+			plan := queryPlan(t, db, audit.SegmentQuery(where...), append(args, 10)...)
 			if !strings.Contains(plan, "INDEX "+index+" ") || strings.Contains(plan, "TEMP B-TREE") {
 				t.Errorf("%s: a segment is not read through %s in order:\n%s", where, index, plan)
 			}
 		}
 		// A segment's first and last moments are read from the index by
 		// time, not found by reading its events.
-		rows, err := db.Query(ctx, `EXPLAIN QUERY PLAN `+audit.SegmentMoments, 0, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		var plan string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan += detail + "\n"
-		}
-		if strings.Count(plan, "INDEX audit_at ") != 2 || strings.Contains(plan, "TEMP B-TREE") {
+		if plan := queryPlan(t, db, audit.SegmentMoments, 0, 0); strings.Count(plan, "INDEX audit_at ") != 2 || strings.Contains(plan, "TEMP B-TREE") {
 			t.Errorf("a segment's moments are not read from the index by time:\n%s", plan)
 		}
 	})
+}
+
+// queryPlan is SQLite's plan for q, a line a step.
+func queryPlan(t *testing.T, db *store.DB, q string, args ...any) string {
+	t.Helper()
+	rows, err := db.Query(context.Background(), `EXPLAIN QUERY PLAN `+q, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan += detail + "\n"
+	}
+	return plan
 }
