@@ -102,8 +102,8 @@ func Search(ctx context.Context, db *store.DB, f Filter) ([]Event, string, error
 const selectEvents = `SELECT seq, at, actor_id, actor, action, object_type, object_id, outcome, ip, user_agent, detail, prev_hash, hash FROM audit_events`
 
 // segmentBits sizes the segments of the audit trail's indexes by object,
-// person and action: 1 << segmentBits events each, each index keyed by
-// (seq >> segmentBits, …) since migration 13, so that an event's entries
+// person, action and time: 1 << segmentBits events each, each index keyed
+// by (seq >> segmentBits, …) since migration 13, so that an event's entries
 // land among the few pages of the newest segment rather than anywhere in
 // indexes as long as the trail.
 const segmentBits = 18
@@ -111,73 +111,65 @@ const segmentBits = 18
 // segmentOf is an event's segment, as the indexes name it.
 var segmentOf = "(seq >> " + strconv.Itoa(segmentBits) + ")"
 
-// searchSegments finds up to want events meeting the conditions where
-// (which name an object, a person or an action), newest first: one segment
-// at a time, from the newest that can hold a match (the cursor's, or the
-// trail's last) down to the first, until it has enough. A segment holds
-// 262,144 events, so a search of a long trail for something seen rarely
-// reads a few thousand small index ranges at worst.
-func searchSegments(ctx context.Context, db *store.DB, f Filter, where []string, args []any, want int) ([]Event, error) {
-	top, err := lastSeq(ctx, db, f)
-	if err != nil {
-		return nil, err
+// bySegment collects up to want events, newest first, one segment at a
+// time: from the newest that can hold a match (the cursor's, or the
+// trail's last) down to the first, until it has enough. search appends to
+// out at most n events of segment seg. A segment holds 262,144 events, so a
+// search of a long trail for something seen rarely looks at a few thousand
+// segments at worst.
+func bySegment(ctx context.Context, db *store.DB, f Filter, want int,
+	search func(seg int64, n int, out []Event) ([]Event, error)) ([]Event, error) {
+	top := f.Before - 1
+	if f.Before <= 0 {
+		if err := db.QueryRow(ctx, `SELECT COALESCE(MAX(seq), 0) FROM audit_events`).Scan(&top); err != nil {
+			return nil, err
+		}
 	}
-	q := segmentQuery(where)
 	var out []Event
 	for seg := top >> segmentBits; seg >= 0 && len(out) < want; seg-- {
-		if out, err = queryEvents(ctx, db, out, q, append(append([]any{seg}, args...), want-len(out))...); err != nil {
+		var err error
+		if out, err = search(seg, want-len(out), out); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
 }
 
-// lastSeq is the newest event a search can return: the one before its
-// cursor, or the trail's last.
-func lastSeq(ctx context.Context, db *store.DB, f Filter) (int64, error) {
-	if f.Before > 0 {
-		return f.Before - 1, nil
-	}
-	var top int64
-	err := db.QueryRow(ctx, `SELECT COALESCE(MAX(seq), 0) FROM audit_events`).Scan(&top)
-	return top, err
+// searchSegments finds up to want events meeting the conditions where
+// (which name an object, a person or an action), newest first, through the
+// index of each segment.
+func searchSegments(ctx context.Context, db *store.DB, f Filter, where []string, args []any, want int) ([]Event, error) {
+	q := segmentQuery(where)
+	return bySegment(ctx, db, f, want, func(seg int64, n int, out []Event) ([]Event, error) {
+		return queryEvents(ctx, db, out, q, append(append([]any{seg}, args...), n)...)
+	})
 }
 
 // segmentMoments reads the first and last moments of a segment's events
-// from the index by time (one short read each); ok is false if it holds
-// none.
+// from the index by time (one short read each; NULL if it holds none).
 var segmentMoments = `SELECT (SELECT at FROM audit_events WHERE ` + segmentOf + ` = ? ORDER BY at LIMIT 1),
 	(SELECT at FROM audit_events WHERE ` + segmentOf + ` = ? ORDER BY at DESC LIMIT 1)`
 
 // searchDates finds up to want events between f.From and f.To (the
-// conditions where, dates and cursor only), newest first: one segment at a
-// time, newest first, passing over those whose events all lie outside the
-// dates (two short index reads each) and reading the others by seq,
-// newest first, so that no more than a segment is read to find nothing.
-// Events are in seq order and nearly in time order, but not exactly (an
-// event's moment is taken before it joins the chain), so every segment is
-// looked at rather than stopping at the first one before the dates.
+// conditions where, dates and cursor only), newest first, passing over the
+// segments whose events all lie outside the dates (two short index reads
+// each) and reading the others by seq, newest first, so that no more than
+// a segment is read to find nothing. Events are in seq order and nearly in
+// time order, but not exactly (an event's moment is taken before it joins
+// the chain), so every segment is looked at rather than stopping at the
+// first one before the dates.
 func searchDates(ctx context.Context, db *store.DB, f Filter, where []string, args []any, want int) ([]Event, error) {
-	top, err := lastSeq(ctx, db, f)
-	if err != nil {
-		return nil, err
-	}
 	q := selectEvents + ` WHERE seq >= ? AND seq < ? AND ` + strings.Join(where, " AND ") + ` ORDER BY seq DESC LIMIT ?`
-	var out []Event
-	for seg := top >> segmentBits; seg >= 0 && len(out) < want; seg-- {
+	return bySegment(ctx, db, f, want, func(seg int64, n int, out []Event) ([]Event, error) {
 		var first, last sql.NullInt64
 		if err := db.QueryRow(ctx, segmentMoments, seg, seg).Scan(&first, &last); err != nil {
 			return nil, err
 		}
 		if !first.Valid || !f.From.IsZero() && last.Int64 < f.From.UnixMicro() || !f.To.IsZero() && first.Int64 >= f.To.UnixMicro() {
-			continue
+			return out, nil
 		}
-		from, to := seg<<segmentBits, (seg+1)<<segmentBits
-		if out, err = queryEvents(ctx, db, out, q, append(append([]any{from, to}, args...), want-len(out))...); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+		return queryEvents(ctx, db, out, q, append(append([]any{seg << segmentBits, (seg + 1) << segmentBits}, args...), n)...)
+	})
 }
 
 // segmentQuery selects, newest first, the events of one segment (its first
