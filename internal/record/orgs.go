@@ -50,31 +50,37 @@ func (s *suppliers) get(ctx context.Context, id string) (supplier, error) {
 	set := s.cur.Load()
 	if set != nil && s.every >= 0 {
 		if o, ok := set.byID[id]; ok {
-			if s.now().Sub(set.read) < s.every {
+			// An old reading is read again by one request while the others
+			// go on with what they have.
+			if s.now().Sub(set.read) < s.every || !s.loading.TryLock() {
 				return o, nil
 			}
-			// Old: one request reads the table again while the others go on
-			// with what they have.
-			if !s.loading.TryLock() {
-				return o, nil
-			}
-			s.loading.Unlock()
+			defer s.loading.Unlock()
+			set, err := s.read(ctx)
+			return set.find(id, err)
 		}
 	}
 	set, err := s.load(ctx, set)
 	if err != nil {
 		return supplier{}, err
 	}
-	o, ok := set.byID[id]
-	if !ok {
+	if _, ok := set.byID[id]; !ok {
 		// The reading another request made may have begun before this
 		// organisation was added: read the table again.
-		if set, err = s.load(ctx, nil); err != nil {
-			return supplier{}, err
-		}
-		if o, ok = set.byID[id]; !ok {
-			return supplier{}, errs.E(errs.Internal, "organisation %s is not in the organisations table", id)
-		}
+		set, err = s.load(ctx, nil)
+	}
+	return set.find(id, err)
+}
+
+// find returns organisation id's entry in a reading, unless reading it
+// failed with err (set is then nil).
+func (set *supplierSet) find(id string, err error) (supplier, error) {
+	if err != nil {
+		return supplier{}, err
+	}
+	o, ok := set.byID[id]
+	if !ok {
+		return supplier{}, errs.E(errs.Internal, "organisation %s is not in the organisations table", id)
 	}
 	return o, nil
 }
@@ -88,6 +94,12 @@ func (s *suppliers) load(ctx context.Context, seen *supplierSet) (*supplierSet, 
 	if cur := s.cur.Load(); seen != nil && cur != seen && s.every >= 0 {
 		return cur, nil
 	}
+	return s.read(ctx)
+}
+
+// read reads the table and makes it the current reading; the caller holds
+// s.loading.
+func (s *suppliers) read(ctx context.Context) (*supplierSet, error) {
 	read := s.now()
 	rows, err := s.db.Query(ctx, `SELECT id, name, ods_code FROM organisations`)
 	if err != nil {
