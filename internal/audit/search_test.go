@@ -159,11 +159,11 @@ func TestCSVRowNeutralisesFormulas(t *testing.T) {
 }
 
 // A search by object, person, action or dates reads the trail's indexes one
-// segment at a time, newest first. Events of two patients, by two people,
-// are placed on both sides of segment boundaries and far apart (segments 0,
-// 1, 2 and 5, with 3 and 4 empty); every page of every search is what
-// filtering all the events gives, in order, and paging by cursor neither
-// skips nor repeats one.
+// segment at a time, newest first. Events of two patients, by two people
+// (and by someone not signed in, and by CareGate), are placed on both sides
+// of segment boundaries and far apart (segments 0, 1, 2 and 5, with 3 and 4
+// empty); every page of every search is what filtering all the events
+// gives, in order, and paging by cursor neither skips nor repeats one.
 func TestSearchAcrossSegments(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
@@ -176,8 +176,8 @@ func TestSearchAcrossSegments(t *testing.T) {
 		var all []ev
 		base := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
 		// The patients take turns, and so do the two people (every third
-		// event is Bob's): each has events on both sides of each boundary
-		// between segments 0, 1 and 2.
+		// event is Bob's, but for three): each has events on both sides of
+		// each boundary between segments 0, 1 and 2.
 		for i, seq := range []int64{1, 2, seg - 2, seg - 1, seg, seg + 1, 2*seg - 1, 2 * seg, 2*seg + 7, 5*seg + 3, 5*seg + 4} {
 			e := ev{seq: seq, at: base.Add(time.Duration(i) * time.Hour), action: "record.view", oid: []string{"p1", "p2"}[i%2],
 				who: "alice@nhs.net", id: "u-alice"}
@@ -191,6 +191,14 @@ func TestSearchAcrossSegments(t *testing.T) {
 				// Moments are nearly, not exactly, in seq order: this one
 				// is older than every other, in segment 2.
 				e.at = base.Add(-time.Hour)
+			}
+			// Someone not signed in (no id) and CareGate itself (whose id
+			// and name are one) act too.
+			switch i {
+			case 3, 10:
+				e.who, e.id = "anonymous", ""
+			case 5:
+				e.who, e.id = "system", "system"
 			}
 			all = append(all, e)
 		}
@@ -210,6 +218,8 @@ func TestSearchAcrossSegments(t *testing.T) {
 			{Actor: "u-carol"},
 			{Action: "fhir.read"},
 			{Action: "record.", Actor: "alice@nhs.net"},
+			{Actor: "Anonymous"},
+			{Actor: "system"},
 			{From: base.Add(2 * time.Hour), To: base.Add(9 * time.Hour)},
 			{From: base.Add(5 * time.Hour)},
 			{To: base},
